@@ -7,6 +7,7 @@
 //! versioned dataset, and (with `sv-sigma` and `sv-env`) the prompt, reward and tools.
 
 pub mod attack;
+pub mod dataset;
 pub mod hashing;
 pub mod leakage;
 pub mod meta;
