@@ -26,9 +26,10 @@ main{padding:8px 28px 40px;max-width:1400px}
 section{margin-top:26px}
 h2{font-size:18px;border-bottom:1px solid var(--line);padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
+.tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
-th{background:var(--soft);font-weight:600;white-space:nowrap}
+th{background:var(--soft);font-weight:600}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \25B2";font-size:10px}
 table.sortable th[aria-sort=descending]::after{content:" \25BC";font-size:10px}
@@ -133,16 +134,37 @@ fn swatch(i: usize) -> String {
     )
 }
 
-fn run_head(out: &mut String, sums: &[RunSummary]) {
-    for (i, s) in sums.iter().enumerate() {
+fn run_head(out: &mut String, sums: &[RunSummary], names: &[String]) {
+    for (i, (s, n)) in sums.iter().zip(names).enumerate() {
         let _ = write!(
             out,
             r#"<th title="{}">{}{}</th>"#,
             esc(&s.label),
             swatch(i),
-            esc(&short(&s.label))
+            esc(&short(n))
         );
     }
+}
+
+/// Short names for charts and column heads: the model when models differ, else
+/// `model/run_id`, else the full label.
+pub(crate) fn display_names(sums: &[RunSummary]) -> Vec<String> {
+    let unique = |v: &Vec<String>| {
+        let set: BTreeSet<&String> = v.iter().collect();
+        set.len() == v.len()
+    };
+    let models: Vec<String> = sums.iter().map(|s| s.model.clone()).collect();
+    if unique(&models) {
+        return models;
+    }
+    let with_run: Vec<String> = sums
+        .iter()
+        .map(|s| format!("{}/{}", s.model, s.run_id))
+        .collect();
+    if unique(&with_run) {
+        return with_run;
+    }
+    sums.iter().map(|s| s.label.clone()).collect()
 }
 
 fn short(label: &str) -> String {
@@ -198,8 +220,9 @@ impl Report<'_> {
     }
 
     fn section_runs(&self, b: &mut String) {
+        let names = display_names(&self.summaries);
         let sums = &self.summaries;
-        b.push_str(r#"<section id="runs"><h2>Runs</h2><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [95% CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#);
+        b.push_str(r#"<section id="runs"><h2>Runs</h2><div class="tw"><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [95% CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#);
         for (i, s) in sums.iter().enumerate() {
             let env = match &s.env_version {
                 Some(v) => format!("{}@{}", s.env, v),
@@ -232,13 +255,36 @@ impl Report<'_> {
                 num_cell(s.total_tokens.map(|t| t.mean), 1),
             );
         }
-        b.push_str("</tbody></table>");
+        b.push_str("</tbody></table></div>");
+        b.push_str(r#"<details><summary>Run details (status, provenance, sampling)</summary><div><div class="tw"><table><thead><tr><th>run</th><th>status</th><th>planned</th><th>started</th><th>finished</th><th>git commit</th><th>dataset sha256</th><th>sampling</th><th>directory</th></tr></thead><tbody>"#);
+        for (i, s) in sums.iter().enumerate() {
+            let o = |v: &Option<String>| esc(v.as_deref().unwrap_or("–"));
+            let sha: Option<String> = s
+                .dataset_sha256
+                .as_ref()
+                .map(|h| h.chars().take(16).collect());
+            let _ = write!(
+                b,
+                "<tr><td>{}{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                swatch(i),
+                esc(&s.run_id),
+                o(&s.status),
+                s.planned.map_or("–".to_string(), |p| p.to_string()),
+                o(&s.started),
+                o(&s.finished),
+                o(&s.git_commit),
+                o(&sha),
+                o(&s.sampling),
+                esc(&s.dir)
+            );
+        }
+        b.push_str("</tbody></table></div></div></details>");
         let bars: Vec<Bar> = sums
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
                 Some(Bar {
-                    label: &s.label,
+                    label: &names[i],
                     ci: s.reward?,
                     fill: svg::color(i),
                 })
@@ -252,6 +298,7 @@ impl Report<'_> {
     }
 
     fn section_components(&self, b: &mut String) {
+        let names = display_names(&self.summaries);
         let sums = &self.summaries;
         let comps: BTreeSet<&String> = sums.iter().flat_map(|s| s.components.keys()).collect();
         let mets: BTreeSet<&String> = sums.iter().flat_map(|s| s.metrics.keys()).collect();
@@ -259,17 +306,17 @@ impl Report<'_> {
         if comps.is_empty() {
             b.push_str(r#"<p class="note">No run reports reward components.</p>"#);
         }
-        for (title, names, is_comp) in [("Components", &comps, true), ("Metrics", &mets, false)] {
-            if names.is_empty() {
+        for (title, keys, is_comp) in [("Components", &comps, true), ("Metrics", &mets, false)] {
+            if keys.is_empty() {
                 continue;
             }
             let _ = write!(
                 b,
-                r#"<h3>{title}</h3><table class="sortable"><thead><tr><th>name</th>"#
+                r#"<h3>{title}</h3><div class="tw"><table class="sortable"><thead><tr><th>name</th>"#
             );
-            run_head(b, sums);
+            run_head(b, sums, &names);
             b.push_str("</tr></thead><tbody>");
-            for n in names {
+            for n in keys {
                 let _ = write!(b, "<tr><td>{}</td>", esc(n));
                 for s in sums {
                     let m = if is_comp { &s.components } else { &s.metrics };
@@ -277,7 +324,7 @@ impl Report<'_> {
                 }
                 b.push_str("</tr>");
             }
-            b.push_str("</tbody></table>");
+            b.push_str("</tbody></table></div>");
         }
         if !comps.is_empty() {
             b.push_str(r#"<div class="charts">"#);
@@ -287,7 +334,7 @@ impl Report<'_> {
                     .enumerate()
                     .filter_map(|(i, s)| {
                         Some(Bar {
-                            label: &s.label,
+                            label: &names[i],
                             ci: *s.components.get(*c)?,
                             fill: svg::color(i),
                         })
@@ -302,6 +349,7 @@ impl Report<'_> {
     }
 
     fn section_distributions(&self, b: &mut String) {
+        let names = display_names(&self.summaries);
         b.push_str(
             r#"<section id="distributions"><h2>Reward distributions</h2><div class="charts">"#,
         );
@@ -309,13 +357,14 @@ impl Report<'_> {
             b.push_str(&svg::histogram(
                 &s.reward_histogram,
                 svg::color(i),
-                &short(&s.label),
+                &short(&names[i]),
             ));
         }
         b.push_str("</div></section>\n");
     }
 
     fn section_categories(&self, b: &mut String) {
+        let names = display_names(&self.summaries);
         let sums = &self.summaries;
         let cats: BTreeSet<&String> = sums
             .iter()
@@ -326,8 +375,8 @@ impl Report<'_> {
             b.push_str(r#"<p class="note">No rows carry a category.</p></section>"#);
             return;
         }
-        b.push_str(r#"<table class="sortable"><thead><tr><th>category</th>"#);
-        run_head(b, sums);
+        b.push_str(r#"<div class="tw"><table class="sortable"><thead><tr><th>category</th>"#);
+        run_head(b, sums, &names);
         b.push_str("</tr></thead><tbody>");
         for c in &cats {
             let _ = write!(b, "<tr><td>{}</td>", esc(c));
@@ -348,7 +397,7 @@ impl Report<'_> {
             }
             b.push_str("</tr>");
         }
-        b.push_str("</tbody></table>");
+        b.push_str("</tbody></table></div>");
         if sums.len() == 1 {
             let s = &sums[0];
             let bars: Vec<Bar> = s
@@ -369,6 +418,7 @@ impl Report<'_> {
     }
 
     fn section_calibration(&self, b: &mut String) {
+        let names = display_names(&self.summaries);
         b.push_str(r#"<section id="calibration"><h2>Calibration</h2>"#);
         let with: Vec<(usize, &RunSummary)> = self
             .summaries
@@ -380,7 +430,7 @@ impl Report<'_> {
             b.push_str(r#"<p class="note">No rollout states a confidence, so there is nothing to calibrate.</p></section>"#);
             return;
         }
-        b.push_str(r#"<p class="note">Outcome: the row's <code>correct</code> when present, otherwise its reward (in [0, 1]). ECE = Σ |bin|/n · |accuracy − confidence| over 10 equal-width bins.</p><table class="sortable"><thead><tr><th>run</th><th>n</th><th>ECE</th><th>MCE</th><th>Brier</th></tr></thead><tbody>"#);
+        b.push_str(r#"<p class="note">Outcome: the row's <code>correct</code> when present, otherwise its reward (in [0, 1]). ECE = Σ |bin|/n · |accuracy − confidence| over 10 equal-width bins.</p><div class="tw"><table class="sortable"><thead><tr><th>run</th><th>n</th><th>ECE</th><th>MCE</th><th>Brier</th></tr></thead><tbody>"#);
         for (i, s) in &with {
             if let Some(c) = &s.calibration {
                 let _ = write!(
@@ -395,10 +445,10 @@ impl Report<'_> {
                 );
             }
         }
-        b.push_str(r#"</tbody></table><div class="charts">"#);
+        b.push_str(r#"</tbody></table></div><div class="charts">"#);
         for (i, s) in &with {
             if let Some(c) = &s.calibration {
-                let title = format!("{} (ECE {:.3})", short(&s.label), c.ece);
+                let title = format!("{} (ECE {:.3})", short(&names[*i]), c.ece);
                 b.push_str(&svg::reliability(c, svg::color(*i), &title));
             }
         }
@@ -406,7 +456,7 @@ impl Report<'_> {
     }
 
     fn section_cost(&self, b: &mut String) {
-        b.push_str(r#"<section id="cost"><h2>Latency &amp; cost per model</h2><table class="sortable"><thead><tr><th>run</th><th>model</th><th>latency mean (ms)</th><th>p50</th><th>p95</th><th>cost / rollout (USD)</th><th>total cost (USD)</th><th>prompt tokens / rollout</th><th>completion tokens / rollout</th><th>total tokens</th></tr></thead><tbody>"#);
+        b.push_str(r#"<section id="cost"><h2>Latency &amp; cost per model</h2><div class="tw"><table class="sortable"><thead><tr><th>run</th><th>model</th><th>latency mean (ms)</th><th>p50</th><th>p95</th><th>cost / rollout (USD)</th><th>total cost (USD)</th><th>prompt tokens / rollout</th><th>completion tokens / rollout</th><th>total tokens</th></tr></thead><tbody>"#);
         let f = |s: Option<Spread>, g: fn(&Spread) -> f64, d: usize| num_cell(s.as_ref().map(g), d);
         for (i, s) in self.summaries.iter().enumerate() {
             let _ = write!(
@@ -425,7 +475,7 @@ impl Report<'_> {
                 f(s.total_tokens, |x| x.sum, 0),
             );
         }
-        b.push_str("</tbody></table></section>\n");
+        b.push_str("</tbody></table></div></section>\n");
     }
 
     fn section_worst(&self, b: &mut String) {

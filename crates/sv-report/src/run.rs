@@ -94,6 +94,10 @@ pub struct RunMeta {
     pub model: String,
     pub started: Option<String>,
     pub finished: Option<String>,
+    /// `running` | `complete` | `interrupted` (sv-run/1); a crashed run stays `running`.
+    pub status: Option<String>,
+    /// Rollouts the run planned (`counts.planned`).
+    pub planned: Option<u64>,
     pub git_commit: Option<String>,
     pub dataset_sha256: Option<String>,
     pub raw: Value,
@@ -144,6 +148,8 @@ impl Run {
             raw.pointer("/config/report/defang"),
             raw.pointer("/env/config/report/defang"),
             raw.pointer("/env_config/report/defang"),
+            raw.pointer("/env/config/params/defang"),
+            raw.pointer("/env/config/params/report/defang"),
         ]
         .into_iter()
         .flatten()
@@ -161,6 +167,16 @@ impl Run {
         let summary = read_json(&dir.join("summary.json"), limits, &mut warnings)?;
         let rows = read_rows(&results, limits, &mut warnings)?;
         let meta = parse_meta(dir, meta_raw.unwrap_or(Value::Null), &rows);
+        if let Some(status) = meta.status.as_deref().filter(|s| *s != "complete") {
+            let planned = meta
+                .planned
+                .map_or(String::new(), |p| format!(" of {p} planned"));
+            warnings.push(format!(
+                "run status is `{status}`: {} rollouts{planned} are in results.jsonl (`sv eval --resume {}` finishes it)",
+                rows.len(),
+                dir.display()
+            ));
+        }
         Ok(Run {
             dir: dir.to_path_buf(),
             meta,
@@ -454,7 +470,7 @@ pub fn parse_row(v: &Value) -> Result<Row, String> {
 fn name_of(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) => Some(s.clone()),
-        Value::Object(o) => ["name", "id", "spec", "model"]
+        Value::Object(o) => ["slug", "name", "id", "spec", "model"]
             .iter()
             .find_map(|k| o.get(*k).and_then(Value::as_str).map(str::to_string)),
         _ => None,
@@ -502,9 +518,11 @@ fn parse_meta(dir: &Path, raw: Value, rows: &[Row]) -> RunMeta {
         env,
         env_version,
         model,
-        started: s(&["/started", "/started_at", "/start"]),
-        finished: s(&["/finished", "/finished_at", "/end", "/ended"]),
-        git_commit: s(&["/git_commit", "/git/commit", "/tools/git_commit"]),
+        started: s(&["/started_at", "/started", "/start"]),
+        finished: s(&["/finished_at", "/finished", "/end", "/ended"]),
+        status: s(&["/status"]),
+        planned: raw.pointer("/counts/planned").and_then(Value::as_u64),
+        git_commit: s(&["/git/commit", "/git_commit", "/tools/git_commit"]),
         dataset_sha256: s(&["/dataset/sha256", "/dataset_sha256", "/env/dataset/sha256"]),
         raw,
     }

@@ -78,6 +78,15 @@ pub struct RunSummary {
     pub env_version: Option<String>,
     pub model: String,
     pub dir: String,
+    /// From `metadata.json`: `complete`, `running` (or crashed), `interrupted`.
+    pub status: Option<String>,
+    pub planned: Option<u64>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    pub git_commit: Option<String>,
+    pub dataset_sha256: Option<String>,
+    /// `model.sampling` from `metadata.json`, as compact JSON.
+    pub sampling: Option<String>,
     pub rollouts: usize,
     pub tasks: usize,
     /// Rollouts with an `error`.
@@ -152,12 +161,15 @@ impl RunSummary {
         };
 
         let mut order: Vec<usize> = (0..rows.len()).collect();
-        // Errors (no reward) first, then ascending reward; ties by task id for stability.
+        // Failed rollouts first, then ascending reward; ties by task id for stability.
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&rows[a], &rows[b]);
             let ka = ra.reward.unwrap_or(f64::NEG_INFINITY);
             let kb = rb.reward.unwrap_or(f64::NEG_INFINITY);
-            ka.total_cmp(&kb)
+            rb.error
+                .is_some()
+                .cmp(&ra.error.is_some())
+                .then_with(|| ka.total_cmp(&kb))
                 .then_with(|| ra.task_id.cmp(&rb.task_id))
                 .then_with(|| ra.rollout.cmp(&rb.rollout))
         });
@@ -175,6 +187,18 @@ impl RunSummary {
             env_version: run.meta.env_version.clone(),
             model: run.meta.model.clone(),
             dir: run.dir.display().to_string(),
+            status: run.meta.status.clone(),
+            planned: run.meta.planned,
+            started: run.meta.started.clone(),
+            finished: run.meta.finished.clone(),
+            git_commit: run.meta.git_commit.clone(),
+            dataset_sha256: run.meta.dataset_sha256.clone(),
+            sampling: run
+                .meta
+                .raw
+                .pointer("/model/sampling")
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_string()),
             rollouts: rows.len(),
             tasks,
             errors: rows.iter().filter(|r| r.error.is_some()).count(),

@@ -335,3 +335,84 @@ fn gate_absolute_and_relative() {
     assert!(g.passed && g.checks.len() == 2);
     assert!(gate(&base, &worse, &[], -1.0, DropKind::Absolute, &cfg).is_err());
 }
+
+/// The row and metadata examples of docs/harness.md (format `sv-run/1`), verbatim in shape.
+#[test]
+fn reads_the_sv_run_1_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp
+        .path()
+        .join("sigma--openai-gpt-4o-mini")
+        .join("20261124T123405Z-3f9a1c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = json!({
+        "format": "sv-run/1", "run_id": "20261124T123405Z-3f9a1c", "status": "running",
+        "env": {"name": "sigma", "version": 1, "id": "sigma@1", "config": {"max_turns": 1},
+                "dataset": {"name": "sigma", "sha256": "ab12", "tasks": 431}},
+        "model": {"spec": "openai:gpt-4o-mini@https://api.openai.com/v1", "kind": "openai",
+                  "name": "openai:gpt-4o-mini@https://api.openai.com/v1", "slug": "openai-gpt-4o-mini",
+                  "sampling": {"temperature": 0.0, "n": 1}},
+        "git": {"commit": "56f078a", "dirty": true},
+        "started_at": "2026-11-24T12:34:05.123Z", "finished_at": null,
+        "counts": {"tasks": 50, "planned": 50, "done": 2, "errors": 1}
+    });
+    std::fs::write(dir.join("metadata.json"), meta.to_string()).unwrap();
+    let ok = json!({
+        "run_id": "20261124T123405Z-3f9a1c", "task_id": "sigma-0a1b2c", "rollout": 0,
+        "split": "test", "category": "process_creation",
+        "prompt": [{"role": "system", "content": "…"}], "completion": "title: x",
+        "reasoning": null, "transcript": [], "tool_calls": [], "turns": 1, "stop": "answered",
+        "reward": 0.73, "valid": true,
+        "components": {"yaml_valid": 1.0, "logsource_correct": 1.0, "iou": 0.61},
+        "metrics": {"precision": 0.8, "recall": 0.5}, "confidence": null,
+        "tokens": {"prompt": 812, "completion": 143, "reasoning": 0},
+        "latency_ms": 1834.2, "score_ms": 3.1, "cost_usd": 0.00021, "cached": false,
+        "error": null, "info": {}
+    });
+    let err = json!({
+        "run_id": "20261124T123405Z-3f9a1c", "task_id": "sigma-ffff", "rollout": 0,
+        "split": "test", "category": "process_creation", "prompt": [], "completion": null,
+        "reasoning": null, "transcript": [], "tool_calls": [], "turns": 0, "stop": null,
+        "reward": 0.0, "valid": false, "components": {}, "metrics": {}, "confidence": null,
+        "tokens": {"prompt": 0, "completion": 0, "reasoning": 0}, "latency_ms": 30000.0,
+        "score_ms": 0.0, "cost_usd": null, "cached": false,
+        "error": "timeout after 3 retries", "info": {}
+    });
+    std::fs::write(dir.join("results.jsonl"), format!("{ok}\n{err}\n")).unwrap();
+    let run = load(&dir);
+    assert_eq!(run.meta.env, "sigma");
+    assert_eq!(run.meta.env_version.as_deref(), Some("1"));
+    assert_eq!(run.meta.model, "openai-gpt-4o-mini");
+    assert_eq!(run.meta.git_commit.as_deref(), Some("56f078a"));
+    assert_eq!(run.meta.dataset_sha256.as_deref(), Some("ab12"));
+    assert_eq!(
+        run.meta.started.as_deref(),
+        Some("2026-11-24T12:34:05.123Z")
+    );
+    assert_eq!(run.meta.finished, None);
+    assert_eq!(
+        run.label(),
+        "sigma--openai-gpt-4o-mini/20261124T123405Z-3f9a1c"
+    );
+    assert_eq!(run.warnings.len(), 1);
+    assert!(run.warnings[0].contains("status is `running`: 2 rollouts of 50 planned"));
+    let (r0, r1) = (&run.rows[0], &run.rows[1]);
+    assert_eq!(r0.tokens.total, Some(955.0));
+    assert_eq!(r0.components["iou"], 0.61);
+    assert_eq!(r0.confidence, None);
+    assert!(r0.valid && !r1.valid);
+    assert_eq!(r1.completion, "");
+    assert_eq!(r1.reward, Some(0.0));
+    let report = Report::new(std::slice::from_ref(&run), ReportOptions::default());
+    let s = &report.summaries[0];
+    assert!(
+        (s.reward.unwrap().mean - 0.365).abs() < 1e-12,
+        "error rows count as 0"
+    );
+    assert_eq!(s.errors, 1);
+    assert_eq!(s.valid.unwrap().mean, 0.5);
+    // The failed rollout is listed first among the worst.
+    assert_eq!(run.rows[s.worst[0]].task_id, "sigma-ffff");
+    assert_eq!(s.status.as_deref(), Some("running"));
+    assert_eq!(s.sampling.as_deref(), Some(r#"{"n":1,"temperature":0.0}"#));
+}
