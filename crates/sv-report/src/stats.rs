@@ -144,6 +144,63 @@ pub fn bootstrap_mean(values: &[f64], cfg: &Bootstrap) -> Option<MeanCi> {
     })
 }
 
+/// [`bootstrap_mean`] of several equally long columns at once: every resample draws one set of
+/// indices and sums all columns with it, so k columns cost little more than one. Each result is
+/// identical to `bootstrap_mean(column, cfg)` (same seed, same draws). `None` for empty input;
+/// columns must all have the same length (columns of another length give `None`).
+pub fn bootstrap_means(columns: &[&[f64]], cfg: &Bootstrap) -> Vec<Option<MeanCi>> {
+    let Some(n) = columns.first().map(|c| c.len()) else {
+        return Vec::new();
+    };
+    if n <= 1 || cfg.resamples == 0 {
+        return columns.iter().map(|c| bootstrap_mean(c, cfg)).collect();
+    }
+    let ok: Vec<bool> = columns.iter().map(|c| c.len() == n).collect();
+    let live: Vec<&[f64]> = columns
+        .iter()
+        .zip(&ok)
+        .filter(|(_, ok)| **ok)
+        .map(|(c, _)| *c)
+        .collect();
+    // Row-major copy: one draw touches k adjacent values, summed into k independent
+    // accumulators (no dependency chain between columns).
+    let k = live.len();
+    let mut data = vec![0.0; n * k];
+    for (j, col) in live.iter().enumerate() {
+        for (i, v) in col.iter().enumerate() {
+            data[i * k + j] = *v;
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let pick = Uniform::new(0, n);
+    let mut sums = vec![0.0; k];
+    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(cfg.resamples); k];
+    for _ in 0..cfg.resamples {
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        for _ in 0..n {
+            let i = pick.sample(&mut rng);
+            for (s, v) in sums.iter_mut().zip(&data[i * k..i * k + k]) {
+                *s += v;
+            }
+        }
+        for (out, s) in means.iter_mut().zip(&sums) {
+            out.push(s / n as f64);
+        }
+    }
+    let mut results = means.into_iter().zip(&live).map(|(m, col)| {
+        let (lo, hi) = interval(m, cfg.level);
+        Some(MeanCi {
+            n,
+            mean: mean(col).unwrap_or(f64::NAN),
+            lo,
+            hi,
+        })
+    });
+    ok.iter()
+        .map(|ok| if *ok { results.next().flatten() } else { None })
+        .collect()
+}
+
 /// Paired bootstrap of `b - a`; `a[i]` and `b[i]` must be the same task. `None` when the
 /// slices are empty or differ in length.
 pub fn paired_bootstrap(a: &[f64], b: &[f64], cfg: &Bootstrap) -> Option<Paired> {
@@ -357,6 +414,21 @@ mod tests {
         assert_eq!(Histogram::auto_range(&[0.2, 0.9]), (0.0, 1.0));
         assert_eq!(Histogram::auto_range(&[-2.0, 3.0]), (-2.0, 3.0));
         assert_eq!(Histogram::auto_range(&[]), (0.0, 1.0));
+    }
+
+    #[test]
+    fn shared_draws_equal_separate_draws() {
+        let cfg = Bootstrap {
+            resamples: 500,
+            ..Bootstrap::default()
+        };
+        let a: Vec<f64> = (0..50).map(|i| (i % 7) as f64).collect();
+        let b: Vec<f64> = (0..50).map(|i| ((i * 3) % 11) as f64 / 10.0).collect();
+        let short = [1.0, 2.0];
+        let got = bootstrap_means(&[&a, &short, &b], &cfg);
+        assert_eq!(got[0], bootstrap_mean(&a, &cfg));
+        assert_eq!(got[1], None);
+        assert_eq!(got[2], bootstrap_mean(&b, &cfg));
     }
 
     #[test]
