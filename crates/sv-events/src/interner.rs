@@ -5,12 +5,15 @@
 //!   folded comparisons are symbol comparisons too;
 //! - its numeric reading ([`Interner::number`]).
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use xxhash_rust::xxh3::xxh3_64;
+
+use rayon::prelude::*;
 
 use crate::value::Sym;
 
 /// Interned strings with case-folded copies and numeric readings.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Interner {
     /// All strings back to back.
     pub(crate) text: String,
@@ -20,15 +23,33 @@ pub struct Interner {
     pub(crate) fold: Vec<u32>,
     /// Numeric reading of string `i`, `NaN` when it has none.
     pub(crate) numbers: Vec<f64>,
-    pub(crate) map: HashMap<Box<str>, u32>,
+    /// Symbols by the hash of their text (the text itself lives only in `text`).
+    pub(crate) table: HashTable<u32>,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner")
+            .field("strings", &self.ends.len())
+            .field("text_bytes", &self.text.len())
+            .finish()
+    }
+}
+
+fn str_at<'a>(text: &'a str, ends: &[u32], i: u32) -> &'a str {
+    let i = i as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
+}
+
+fn hash(s: &str) -> u64 {
+    xxh3_64(s.as_bytes())
 }
 
 impl Interner {
     /// The text of `s`. Panics only on a symbol from another store.
     pub fn get(&self, s: Sym) -> &str {
-        let i = s.0 as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        str_at(&self.text, &self.ends, s.0)
     }
 
     /// The lowercased text of `s` (full Unicode lowercasing), for case-insensitive matching.
@@ -43,7 +64,9 @@ impl Interner {
 
     /// The symbol of `text` if it occurs in the store (as a key, a value, or a folded form).
     pub fn lookup(&self, text: &str) -> Option<Sym> {
-        self.map.get(text).map(|&i| Sym(i))
+        self.table
+            .find(hash(text), |&i| self.get(Sym(i)) == text)
+            .map(|&i| Sym(i))
     }
 
     /// The number of interned strings (folded forms included).
@@ -84,15 +107,15 @@ impl Interner {
 
     /// Interns `text`, returning its symbol (existing or new).
     pub(crate) fn intern(&mut self, text: &str) -> Sym {
-        if let Some(&i) = self.map.get(text) {
-            return Sym(i);
+        if let Some(s) = self.lookup(text) {
+            return s;
         }
         let id = self.push(text);
         let folded = fold(text);
         let f = match folded {
             None => id,
-            Some(lower) => match self.map.get(lower.as_str()) {
-                Some(&j) => j,
+            Some(lower) => match self.lookup(&lower) {
+                Some(j) => j.0,
                 None => self.push(&lower),
             },
         };
@@ -106,23 +129,38 @@ impl Interner {
         self.ends.push(self.text.len() as u32);
         self.fold.push(id);
         self.numbers.push(parse_number(text).unwrap_or(f64::NAN));
-        self.map.insert(text.into(), id);
+        let (all, ends) = (&self.text, &self.ends);
+        self.table
+            .insert_unique(hash(text), id, |&i| hash(str_at(all, ends, i)));
         id
     }
 
-    /// Rebuilds the derived tables (numbers, lookup map) after a snapshot load.
+    /// Rebuilds the derived tables (numbers, lookup table) after a snapshot load.
     pub(crate) fn rebuild_derived(&mut self) {
-        let mut map = HashMap::with_capacity(self.ends.len());
-        let mut numbers = Vec::with_capacity(self.ends.len());
-        let mut start = 0usize;
-        for (i, &end) in self.ends.iter().enumerate() {
-            let t = &self.text[start..end as usize];
-            numbers.push(parse_number(t).unwrap_or(f64::NAN));
-            map.insert(Box::<str>::from(t), i as u32);
-            start = end as usize;
+        let n = self.ends.len();
+        let (text, ends) = (&self.text, &self.ends);
+        let (hashes, numbers): (Vec<u64>, Vec<f64>) = (0..n as u32)
+            .into_par_iter()
+            .map(|i| {
+                let t = str_at(text, ends, i);
+                (hash(t), parse_number(t).unwrap_or(f64::NAN))
+            })
+            .unzip();
+        let mut table = HashTable::with_capacity(n);
+        for (i, &h) in hashes.iter().enumerate() {
+            table.insert_unique(h, i as u32, |&j| hashes[j as usize]);
         }
-        self.map = map;
+        self.table = table;
         self.numbers = numbers;
+    }
+
+    /// Bytes of heap memory held (approximate: capacities of the tables).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.ends.capacity() * 4
+            + self.fold.capacity() * 4
+            + self.numbers.capacity() * 8
+            + self.table.capacity() * 5
     }
 }
 

@@ -61,6 +61,10 @@ pub struct LoadOptions {
     pub cache_dir: Option<PathBuf>,
     pub limits: Limits,
     pub progress: Option<Progress>,
+    /// Hash every input file's bytes for the cache key even when its size, mtime, ctime and
+    /// inode are unchanged since the snapshot (default `false`: such files reuse the hash
+    /// recorded in the snapshot, which keeps a reload in milliseconds).
+    pub rehash_inputs: bool,
 }
 
 /// What the snapshot cache did.
@@ -159,7 +163,7 @@ impl EventStore {
     /// Builds a store from records in JSON: either as the `evtx` crate renders a record
     /// (`{"Event": {"System": .., "EventData": ..}}`, the shape of SigmaHQ's regression
     /// `.json` files) or a flat `{"Field": value}` object. All events get origin file
-    /// `<json>` with their `EventRecordID` (0 when absent).
+    /// `<json>` with their `EventRecordID` (their 1-based position in the input when absent).
     pub fn from_json_events(
         events: impl IntoIterator<Item = serde_json::Value>,
     ) -> Result<EventStore, EventsError> {
@@ -177,23 +181,12 @@ impl EventStore {
                     limits.max_total_records
                 )));
             }
-            let record_id = record_id_of(&ev);
             let mut parsed = ParsedRecords::default();
-            parsed.push_json(record_id, &ev, &limits);
+            // The "header id" of a JSON event is its 1-based position in the input.
+            parsed.push_json(n as u64 + 1, &ev, &limits);
             merge_file(&mut b, file, parsed, &mut scratch);
         }
         Ok(b.finish())
-    }
-}
-
-fn record_id_of(ev: &serde_json::Value) -> u64 {
-    let sys = ev
-        .pointer("/Event/System/EventRecordID")
-        .or_else(|| ev.get("EventRecordID"));
-    match sys {
-        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(0),
-        Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
-        _ => 0,
     }
 }
 
@@ -339,8 +332,9 @@ fn merge_file(
         .iter()
         .map(|s| b.store.strings.intern(s))
         .collect();
+    let record_id_key = b.record_id_key();
     let mut start = 0usize;
-    for &(record_id, end) in &parsed.records {
+    for &(header_id, end) in &parsed.records {
         scratch.clear();
         scratch.extend(
             parsed.fields[start..end as usize]
@@ -356,6 +350,19 @@ fn merge_file(
                 }),
         );
         start = end as usize;
-        b.add_record(scratch, Some(Origin { file, record_id }));
+        let record_id = scratch
+            .iter()
+            .find(|(k, _)| *k == record_id_key)
+            .and_then(|(_, v)| b.store.strings.integer(v.sym))
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(header_id);
+        b.add_record(
+            scratch,
+            Some(Origin {
+                file,
+                record_id,
+                header_id,
+            }),
+        );
     }
 }

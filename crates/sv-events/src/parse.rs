@@ -125,6 +125,7 @@ pub(crate) fn parse_file(path: &Path, limits: &Limits) -> FileOutcome {
 
 /// Parses EVTX bytes.
 pub(crate) fn parse_bytes(bytes: Vec<u8>, limits: &Limits) -> FileOutcome {
+    let truncation = truncation(&bytes);
     let settings = ParserSettings::new().num_threads(1);
     let mut parser = match EvtxParser::from_buffer(bytes) {
         Ok(p) => p.with_configuration(settings),
@@ -154,6 +155,12 @@ pub(crate) fn parse_bytes(bytes: Vec<u8>, limits: &Limits) -> FileOutcome {
     }
     let mut problem =
         first_error.map(|e| format!("{failed} record(s) could not be parsed (first: {e})"));
+    if let Some(t) = truncation {
+        problem = Some(match problem {
+            Some(p) => format!("{t}; {p}"),
+            None => t,
+        });
+    }
     if over_limit {
         let msg = format!(
             "stopped after {} records (Limits::max_records_per_file)",
@@ -172,4 +179,23 @@ pub(crate) fn parse_bytes(bytes: Vec<u8>, limits: &Limits) -> FileOutcome {
         failed,
         problem,
     }
+}
+
+/// The EVTX file header declares its chunk count (u16 at offset 42); the parser silently
+/// stops at a missing chunk, so a file shorter than declared is reported here.
+fn truncation(bytes: &[u8]) -> Option<String> {
+    const HEADER: usize = 4096;
+    const CHUNK: usize = 65536;
+    if bytes.len() < HEADER || !bytes.starts_with(b"ElfFile\0") {
+        return None;
+    }
+    let declared = u16::from_le_bytes([bytes[42], bytes[43]]) as usize;
+    let whole = (bytes.len() - HEADER) / CHUNK;
+    let partial = !(bytes.len() - HEADER).is_multiple_of(CHUNK);
+    (whole < declared).then(|| {
+        format!(
+            "file is truncated: its header declares {declared} chunks, it holds {whole} whole chunk(s){}",
+            if partial { " and part of another" } else { "" }
+        )
+    })
 }

@@ -2,13 +2,18 @@
 //!
 //! File layout (little-endian):
 //! `"SVEVSNAP"`, format version `u32`, parser version (`u32` length + UTF-8), input key
-//! (16 bytes), payload length `u64`, payload XXH3-64 `u64`, payload.
+//! (16 bytes), stamps length `u64`, stamps XXH3-64 `u64`, stamps (each input's path, size,
+//! mtime, ctime, inode, device and content hash), payload length `u64`, payload XXH3-64
+//! `u64`, payload (the store's tables and the load report).
 //! The input key is XXH3-128 over: the format and parser versions, the [`Limits`], and for
-//! every input file in load order its display path, size and XXH3-128 of its bytes. Any
+//! every input file in load order its display path, size and XXH3-128 of its bytes (reused
+//! from the stamps for files whose size, mtime, ctime and inode are unchanged, unless
+//! [`LoadOptions::rehash_inputs`] is set). Any
 //! mismatch, short read or checksum failure rebuilds the store (reason in the report);
 //! a snapshot is never trusted partially. XXH3 detects accidental change, not tampering:
 //! the cache directory is assumed to be the user's own.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -48,8 +53,13 @@ pub(crate) fn load_or_build(
     build: BuildFn,
 ) -> Result<(EventStore, LoadReport), EventsError> {
     let path = snapshot_path(dir, roots);
-    let key = input_key(inputs, &opts.limits);
-    let outcome = match std::fs::read(&path) {
+    let existing = std::fs::read(&path);
+    let prior = match (&existing, opts.rehash_inputs) {
+        (Ok(bytes), false) => read_stamps(bytes).unwrap_or_default(),
+        _ => HashMap::new(),
+    };
+    let (key, stamps) = input_key(inputs, &opts.limits, &prior);
+    let outcome = match existing {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => CacheOutcome::Built,
         Err(e) => CacheOutcome::Rebuilt {
             reason: format!("snapshot unreadable: {e}"),
@@ -69,7 +79,7 @@ pub(crate) fn load_or_build(
     let (store, mut report) = build(inputs, opts)?;
     report.cache = outcome;
     // A cache that cannot be written costs speed, not correctness: report and go on.
-    match save(&path, &key, &store, &report) {
+    match save(&path, &key, &stamps, &store, &report) {
         Ok(()) => report.cache_path = Some(path),
         Err(e) => {
             report.cache = CacheOutcome::Rebuilt {
@@ -80,46 +90,124 @@ pub(crate) fn load_or_build(
     Ok((store, report))
 }
 
-/// The cache key of the inputs: versions, limits, and each file's path, size and content hash.
-pub(crate) fn input_key(inputs: &[Input], limits: &Limits) -> [u8; 16] {
-    let per_file: Vec<Vec<u8>> = inputs
+/// A file's identity and change stamp (size, mtime, ctime, inode, device) with the
+/// content hash computed when it had that stamp. A file whose stamp is unchanged since the
+/// snapshot keeps its recorded content hash; any change (a write updates ctime, which users
+/// cannot set back) makes it hashed again, as git's index does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    meta: [u64; 7],
+    hash: u128,
+}
+
+#[cfg(unix)]
+fn stat_stamp(path: &Path) -> Option<[u64; 7]> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some([
+        m.size(),
+        m.mtime() as u64,
+        m.mtime_nsec() as u64,
+        m.ctime() as u64,
+        m.ctime_nsec() as u64,
+        m.ino(),
+        m.dev(),
+    ])
+}
+
+#[cfg(not(unix))]
+fn stat_stamp(_path: &Path) -> Option<[u64; 7]> {
+    None
+}
+
+/// The cache key of the inputs: versions, limits, and each file's path, size and content
+/// hash (reused from `prior` when the file's stamp is unchanged).
+pub(crate) fn input_key(
+    inputs: &[Input],
+    limits: &Limits,
+    prior: &HashMap<String, Stamp>,
+) -> ([u8; 16], Vec<(String, Stamp)>) {
+    type KeyPart = (Vec<u8>, Option<(String, Stamp)>);
+    let per_file: Vec<KeyPart> = inputs
         .par_iter()
         .map(|i| {
             let mut v = i.display.to_string_lossy().as_bytes().to_vec();
             v.push(0);
-            match std::fs::read(&i.path) {
-                Ok(bytes) => {
-                    v.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-                    v.extend_from_slice(&xxh3_128(&bytes).to_le_bytes());
+            let id = i.path.to_string_lossy().into_owned();
+            let meta = stat_stamp(&i.path);
+            let known = meta.and_then(|m| prior.get(&id).filter(|s| s.meta == m).copied());
+            let hashed = match known {
+                Some(s) => Ok((s.meta[0], s.hash)),
+                None => content_hash(&i.path),
+            };
+            match hashed {
+                Ok((len, h)) => {
+                    v.extend_from_slice(&len.to_le_bytes());
+                    v.extend_from_slice(&h.to_le_bytes());
+                    let stamp = meta
+                        .filter(|m| m[0] == len)
+                        .map(|meta| (id, Stamp { meta, hash: h }));
+                    (v, stamp)
                 }
-                Err(e) => v.extend_from_slice(format!("unreadable: {e}").as_bytes()),
+                Err(e) => {
+                    v.extend_from_slice(format!("unreadable: {e}").as_bytes());
+                    (v, None)
+                }
             }
-            v
         })
         .collect();
     let mut h = Vec::new();
     h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     h.extend_from_slice(PARSER_VERSION.as_bytes());
     h.extend_from_slice(format!("{limits:?}").as_bytes());
-    for f in per_file {
+    let mut stamps = Vec::with_capacity(per_file.len());
+    for (f, stamp) in per_file {
         h.extend_from_slice(&f);
+        stamps.extend(stamp);
     }
-    xxh3_128(&h).to_le_bytes()
+    (xxh3_128(&h).to_le_bytes(), stamps)
+}
+
+/// Size and XXH3-128 of a file's bytes, read through a memory map (no copy).
+fn content_hash(path: &Path) -> std::io::Result<(u64, u128)> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok((0, xxh3_128(&[])));
+    }
+    // SAFETY: the map is only read, and only for hashing; if another process changes the
+    // file meanwhile the hash is merely a different cache key (the store is then built
+    // from a fresh read of the file, never from this map).
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok((len, xxh3_128(&map)))
 }
 
 fn save(
     path: &Path,
     key: &[u8; 16],
+    stamps: &[(String, Stamp)],
     store: &EventStore,
     report: &LoadReport,
 ) -> std::io::Result<()> {
     let payload = encode_payload(store, report);
+    let mut st = Writer::default();
+    st.u64(stamps.len() as u64);
+    for (id, s) in stamps {
+        st.bytes(id.as_bytes());
+        for m in s.meta {
+            st.u64(m);
+        }
+        st.0.extend_from_slice(&s.hash.to_le_bytes());
+    }
     let mut out = Vec::with_capacity(payload.len() + 64);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(PARSER_VERSION.len() as u32).to_le_bytes());
     out.extend_from_slice(PARSER_VERSION.as_bytes());
     out.extend_from_slice(key);
+    out.extend_from_slice(&(st.0.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&st.0).to_le_bytes());
+    out.extend_from_slice(&st.0);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
@@ -135,6 +223,50 @@ fn save(
 
 /// Decodes and validates a snapshot; the error is the human-readable rebuild reason.
 fn decode(bytes: &[u8], key: &[u8; 16]) -> Result<(EventStore, LoadReport), String> {
+    let (mut r, stored_key, _stamps) = header(bytes)?;
+    if stored_key != key {
+        return Err("input files changed since the snapshot was made".into());
+    }
+    let len = r.u64()? as usize;
+    let sum = r.u64()?;
+    let payload = r.take(len)?;
+    if r.pos != bytes.len() {
+        return Err("snapshot has trailing bytes".into());
+    }
+    if xxh3_64(payload) != sum {
+        return Err("snapshot checksum mismatch (corrupt file)".into());
+    }
+    decode_payload(payload)
+}
+
+/// The stamps recorded in a snapshot (empty when it is unreadable in any way).
+fn read_stamps(bytes: &[u8]) -> Result<HashMap<String, Stamp>, String> {
+    let (_, _, st) = header(bytes)?;
+    let mut r = Reader { b: st, pos: 0 };
+    let n = r.u64()? as usize;
+    let mut out = HashMap::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let id = r.string()?;
+        let mut meta = [0u64; 7];
+        for m in meta.iter_mut() {
+            *m = r.u64()?;
+        }
+        let h = r.take(16)?;
+        let mut a = [0u8; 16];
+        a.copy_from_slice(h);
+        out.insert(
+            id,
+            Stamp {
+                meta,
+                hash: u128::from_le_bytes(a),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Checks magic and versions; returns the reader at the payload, the key and the stamps.
+fn header(bytes: &[u8]) -> Result<(Reader<'_>, &[u8], &[u8]), String> {
     let mut r = Reader { b: bytes, pos: 0 };
     let magic = r.take(8).map_err(|_| "snapshot truncated".to_string())?;
     if magic != MAGIC {
@@ -154,19 +286,14 @@ fn decode(bytes: &[u8], key: &[u8; 16]) -> Result<(EventStore, LoadReport), Stri
             String::from_utf8_lossy(parser)
         ));
     }
-    if r.take(16)? != key {
-        return Err("input files changed since the snapshot was made".into());
-    }
-    let len = r.u64()? as usize;
-    let sum = r.u64()?;
-    let payload = r.take(len)?;
-    if r.pos != bytes.len() {
-        return Err("snapshot has trailing bytes".into());
-    }
-    if xxh3_64(payload) != sum {
+    let key = r.take(16)?;
+    let slen = r.u64()? as usize;
+    let ssum = r.u64()?;
+    let stamps = r.take(slen)?;
+    if xxh3_64(stamps) != ssum {
         return Err("snapshot checksum mismatch (corrupt file)".into());
     }
-    decode_payload(payload)
+    Ok((r, key, stamps))
 }
 
 fn encode_payload(s: &EventStore, rep: &LoadReport) -> Vec<u8> {
@@ -184,6 +311,7 @@ fn encode_payload(s: &EventStore, rep: &LoadReport) -> Vec<u8> {
     let ofile: Vec<u32> = s.origins.iter().map(|o| o.file.0).collect();
     w.u32s(&ofile);
     w.u64s(&s.origins.iter().map(|o| o.record_id).collect::<Vec<_>>());
+    w.u64s(&s.origins.iter().map(|o| o.header_id).collect::<Vec<_>>());
     w.u32s(&s.origin_ends);
     w.u64(s.files.len() as u64);
     for f in &s.files {
@@ -246,8 +374,12 @@ fn decode_payload(p: &[u8]) -> Result<(EventStore, LoadReport), String> {
     check_ends(&field_ends, fields.len(), "field")?;
     let ofile = r.u32s()?;
     let orec = r.u64s()?;
+    let ohdr = r.u64s()?;
     let origin_ends = r.u32s()?;
-    if ofile.len() != orec.len() || origin_ends.len() != field_ends.len() {
+    if ofile.len() != orec.len()
+        || ohdr.len() != orec.len()
+        || origin_ends.len() != field_ends.len()
+    {
         return Err("snapshot origin table is inconsistent".into());
     }
     check_ends(&origin_ends, ofile.len(), "origin")?;
@@ -261,10 +393,11 @@ fn decode_payload(p: &[u8]) -> Result<(EventStore, LoadReport), String> {
     }
     let origins = ofile
         .iter()
-        .zip(&orec)
-        .map(|(&f, &record_id)| Origin {
+        .zip(orec.iter().zip(&ohdr))
+        .map(|(&f, (&record_id, &header_id))| Origin {
             file: FileId(f),
             record_id,
+            header_id,
         })
         .collect();
     let mut counts = [0usize; 8];

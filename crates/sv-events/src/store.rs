@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde_json::{Map, Value as Json};
 
@@ -219,8 +220,9 @@ impl EventStore {
     /// Computes `systems`, `partitions` and `all` from the primary tables.
     pub(crate) fn derive(&mut self) {
         let keys = SystemKeys::new(&self.strings);
-        self.systems = (0..self.len())
-            .map(|i| keys.system(&self.strings, self.fields(EventIdx(i as u32))))
+        self.systems = (0..self.len() as u32)
+            .into_par_iter()
+            .map(|i| keys.system(&self.strings, self.fields(EventIdx(i))))
             .collect();
         self.all = (0..self.len() as u32).collect();
 
@@ -237,15 +239,17 @@ impl EventStore {
             let cb = b.0 .0.map(|s| self.strings.get(s));
             (ca, a.0 .1).cmp(&(cb, b.0 .1))
         });
-        self.partition_index.clear();
-        self.partitions = order
-            .into_iter()
+        self.partition_index = order
+            .iter()
             .enumerate()
-            .map(|(pi, ((channel, event_id), rows))| {
-                self.partition_index.insert((channel, event_id), pi);
-                self.build_partition(channel, event_id, rows)
-            })
+            .map(|(pi, (k, _))| (*k, pi))
             .collect();
+        let this = &*self;
+        let partitions = order
+            .into_par_iter()
+            .map(|((channel, event_id), rows)| this.build_partition(channel, event_id, rows))
+            .collect();
+        self.partitions = partitions;
     }
 
     fn build_partition(
@@ -254,20 +258,32 @@ impl EventStore {
         event_id: Option<u32>,
         row_ids: Vec<EventIdx>,
     ) -> Partition {
+        // Events of one partition nearly always share their key sequence: work per distinct
+        // consecutive sequence instead of per field.
         let mut keys: Vec<Sym> = Vec::new();
+        let mut prev: &[(Sym, Value)] = &[];
         for &ev in &row_ids {
-            keys.extend(self.fields(ev).iter().map(|(k, _)| *k));
+            let f = self.fields(ev);
+            if !same_keys(f, prev) {
+                keys.extend(f.iter().map(|(k, _)| *k));
+                prev = f;
+            }
         }
         keys.sort_unstable();
         keys.dedup();
         let mut columns = vec![vec![None; row_ids.len()]; keys.len()];
         let mut multi = Vec::new();
+        let mut slots: Vec<usize> = Vec::new();
+        let mut prev: &[(Sym, Value)] = &[];
         for (r, &ev) in row_ids.iter().enumerate() {
-            for (k, v) in self.fields(ev) {
+            let f = self.fields(ev);
+            if r == 0 || !same_keys(f, prev) {
                 // Keys were collected from these rows: the search always succeeds.
-                let Ok(c) = keys.binary_search(k) else {
-                    continue;
-                };
+                slots.clear();
+                slots.extend(f.iter().map(|(k, _)| keys.binary_search(k).unwrap_or(0)));
+                prev = f;
+            }
+            for ((k, v), &c) in f.iter().zip(&slots) {
                 let slot = &mut columns[c][r];
                 if slot.is_none() {
                     *slot = Some(*v);
@@ -288,6 +304,32 @@ impl EventStore {
             multi,
         }
     }
+
+    /// Bytes of heap memory held (approximate: capacities of the main tables).
+    pub fn heap_bytes(&self) -> usize {
+        let parts: usize = self
+            .partitions
+            .iter()
+            .map(|p| {
+                p.row_ids.capacity() * 4
+                    + p.keys.capacity() * 4
+                    + p.columns.iter().map(|c| c.capacity() * 8).sum::<usize>()
+                    + p.rows.serialized_size()
+            })
+            .sum();
+        self.strings.heap_bytes()
+            + self.fields.capacity() * std::mem::size_of::<(Sym, Value)>()
+            + self.field_ends.capacity() * 4
+            + self.origins.capacity() * std::mem::size_of::<Origin>()
+            + self.origin_ends.capacity() * 4
+            + self.systems.capacity() * std::mem::size_of::<System>()
+            + self.all.serialized_size()
+            + parts
+    }
+}
+
+fn same_keys(a: &[(Sym, Value)], b: &[(Sym, Value)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
 }
 
 /// The symbols of the System keys `System` is read from.
@@ -353,6 +395,11 @@ impl Builder {
             b.store.strings.intern(k);
         }
         b
+    }
+
+    /// The symbol of `EventRecordID` (interned by `new`).
+    pub fn record_id_key(&mut self) -> Sym {
+        self.store.strings.intern("EventRecordID")
     }
 
     pub fn add_file(&mut self, display: PathBuf) -> FileId {

@@ -63,13 +63,15 @@ pub struct Value {
 }
 
 /// Where a deduplicated event was found: one (file, EventRecordID) pair.
-///
-/// `record_id` is the record header's id, which the parser also renders as
-/// `System/EventRecordID`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
     pub file: FileId,
+    /// `System/EventRecordID` as stored in the event (what Chainsaw and Event Viewer show);
+    /// the record header's id when the event has none.
     pub record_id: u64,
+    /// The record header's id. It differs from `record_id` in filtered or re-exported logs,
+    /// where records are renumbered from 1; tools such as `evtx_dump` show this one.
+    pub header_id: u64,
 }
 
 /// The System fields most callers need, already resolved.
