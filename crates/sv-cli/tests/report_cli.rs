@@ -137,6 +137,11 @@ fn report_writes_html_markdown_json_with_exact_numbers() {
         md.contains("| 100.0% | 0 | 550.0 / 955.0 | 0.0100 | 120.0 |"),
         "{md}"
     );
+    assert!(md.contains("## Paired difference in reward against sigma--base/r1"));
+    assert!(
+        md.contains("| sigma--cand/r2 | 10 | 0.450 | 0.500 | +0.050 [+0.050, +0.050] | 0.0001 |"),
+        "{md}"
+    );
     assert!(md.contains("## Calibration"));
     assert!(md.contains("| sigma--base/r1 | 10 | 0.2500 |"), "{md}");
 
@@ -297,7 +302,7 @@ fn report_renders_in_headless_chromium_without_console_errors() {
     let (dom, err) = headless(&page, &root.join("profile"), &["--dump-dom"]);
     assert!(console_lines(&err).is_empty(), "console output:\n{err}");
     assert!(
-        dom.contains("data-ready=\"6\""),
+        dom.contains("data-ready=\"7\""),
         "script did not run: {}",
         &dom[..dom.len().min(400)]
     );

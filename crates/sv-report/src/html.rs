@@ -279,6 +279,34 @@ impl Report<'_> {
             );
         }
         b.push_str("</tbody></table></div></div></details>");
+        if !self.paired.is_empty() {
+            let _ = write!(
+                b,
+                r#"<h3>Paired difference in reward against {}{}</h3><p class="note">Over the tasks both runs share; p: two-sided paired-bootstrap p-value of no difference.</p><div class="tw"><table class="sortable"><thead><tr><th>run</th><th>shared tasks</th><th>baseline</th><th>run</th><th>difference [95% CI]</th><th>p</th></tr></thead><tbody>"#,
+                swatch(0),
+                esc(&names[0])
+            );
+            for p in &self.paired {
+                let c = &p.reward.paired;
+                let _ = write!(
+                    b,
+                    r#"<tr><td>{}{}</td><td class="num">{}</td>{}{}<td class="num" data-v="{}">{:+.3} <span class="ci">[{:+.3}, {:+.3}]</span></td>{}</tr>"#,
+                    swatch(p.index),
+                    esc(names
+                        .get(p.index)
+                        .map_or(p.candidate.as_str(), String::as_str)),
+                    c.n,
+                    num_cell(Some(c.mean_a), 3),
+                    num_cell(Some(c.mean_b), 3),
+                    c.delta,
+                    c.delta,
+                    c.lo,
+                    c.hi,
+                    num_cell(Some(c.p_value), 4)
+                );
+            }
+            b.push_str("</tbody></table></div>");
+        }
         let bars: Vec<Bar> = sums
             .iter()
             .enumerate()

@@ -37,7 +37,7 @@ pub use error::ReportError;
 pub use gate::{gate, DropKind, GateCheck, GateReport};
 pub use markdown::cell as markdown_cell;
 pub use metric::Metric;
-pub use report::{Report, ReportOptions, Written};
+pub use report::{PairedToFirst, Report, ReportOptions, Written};
 pub use run::{discover, load_runs, ReadLimits, Row, Run, RunMeta};
 pub use stats::{Bootstrap, Calibration, Histogram, MeanCi, Paired};
 pub use summary::{RunSummary, SummaryOptions};

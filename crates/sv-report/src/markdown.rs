@@ -102,6 +102,29 @@ impl Report<'_> {
             );
         }
 
+        if let Some(first) = self.paired.first() {
+            let _ = writeln!(
+                m,
+                "\n## Paired difference in reward against {}\n\n| run | shared tasks | baseline | run | difference [95% CI] | p |\n|---|---:|---:|---:|---|---:|",
+                cell(&first.baseline)
+            );
+            for p in &self.paired {
+                let c = &p.reward.paired;
+                let _ = writeln!(
+                    m,
+                    "| {} | {} | {:.3} | {:.3} | {:+.3} [{:+.3}, {:+.3}] | {:.4} |",
+                    cell(&p.candidate),
+                    c.n,
+                    c.mean_a,
+                    c.mean_b,
+                    c.delta,
+                    c.lo,
+                    c.hi,
+                    c.p_value
+                );
+            }
+        }
+
         let comps: BTreeSet<&String> = sums.iter().flat_map(|s| s.components.keys()).collect();
         let mets: BTreeSet<&String> = sums.iter().flat_map(|s| s.metrics.keys()).collect();
         for (title, names, is_comp) in [("Components", comps, true), ("Metrics", mets, false)] {

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::compare::{compare_metric, MetricComparison};
 use crate::error::ReportError;
+use crate::metric::Metric;
 use crate::run::{Row, Run};
 use crate::sanitize::Treatment;
 use crate::summary::{RunSummary, SummaryOptions};
@@ -37,7 +39,20 @@ impl Default for ReportOptions {
 pub struct Report<'a> {
     pub runs: &'a [Run],
     pub summaries: Vec<RunSummary>,
+    /// Each later run against the first, paired over shared tasks (reward), where they
+    /// share tasks of the same environment.
+    pub paired: Vec<PairedToFirst>,
     pub options: ReportOptions,
+}
+
+/// A run compared with the report's first run (the baseline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedToFirst {
+    pub baseline: String,
+    pub candidate: String,
+    /// Index of the candidate in [`Report::summaries`].
+    pub index: usize,
+    pub reward: MetricComparison,
 }
 
 /// The files [`Report::write`] produced.
@@ -62,9 +77,27 @@ impl<'a> Report<'a> {
             .iter()
             .map(|r| RunSummary::of(r, &options.summary))
             .collect();
+        let mut paired = Vec::new();
+        if let Some((first, rest)) = runs.split_first() {
+            for (i, r) in rest.iter().enumerate() {
+                if r.meta.env != first.meta.env {
+                    continue;
+                }
+                let cfg = &options.summary.bootstrap;
+                if let Ok(c) = compare_metric(first, r, &Metric::Reward, cfg) {
+                    paired.push(PairedToFirst {
+                        baseline: first.label(),
+                        candidate: r.label(),
+                        index: i + 1,
+                        reward: c,
+                    });
+                }
+            }
+        }
         Report {
             runs,
             summaries,
+            paired,
             options,
         }
     }
@@ -103,6 +136,7 @@ impl<'a> Report<'a> {
             "generated_by": format!("sv-report {}", env!("CARGO_PKG_VERSION")),
             "options": self.options,
             "runs": self.summaries,
+            "paired_to_first": self.paired,
         })
     }
 
