@@ -390,6 +390,30 @@ fn compare_prints_paired_table_and_json() {
     assert_eq!(m[1]["delta"], 0.0);
     assert_eq!(m[1]["p_value"], 1.0);
 
+    // Level and resamples are options, bounded.
+    let o = run_ok(sv().arg("compare").arg(&a).arg(&b).args([
+        "--json",
+        "--level",
+        "0.8",
+        "--bootstrap",
+        "2000",
+    ]));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (v["level"].as_f64(), v["resamples"].as_u64()),
+        (Some(0.8), Some(2000))
+    );
+    for bad in [["--level", "1.5"], ["--bootstrap", "2000000"]] {
+        let o = sv()
+            .arg("compare")
+            .arg(&a)
+            .arg(&b)
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+
     // Identical runs: delta 0, p = 1.
     let o = run_ok(sv().arg("compare").arg(&a).arg(&a).arg("--json"));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();

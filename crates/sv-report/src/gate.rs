@@ -39,6 +39,8 @@ pub struct GateCheck {
     pub max_drop: f64,
     pub kind: DropKind,
     pub passed: bool,
+    /// Confidence level of `paired`'s interval.
+    pub level: f64,
     pub paired: Paired,
 }
 
@@ -56,13 +58,14 @@ impl GateCheck {
             DropKind::Relative => format!("max drop {:.2}%", self.max_drop * 100.0),
         };
         format!(
-            "{verdict}: {} {change} by {:.4} ({:+.2}% of baseline): {:.4} -> {:.4} over {} shared tasks; {limit}; 95% CI of change [{:+.4}, {:+.4}], p = {:.4}",
+            "{verdict}: {} {change} by {:.4} ({:+.2}% of baseline): {:.4} -> {:.4} over {} shared tasks; {limit}; {}% CI of change [{:+.4}, {:+.4}], p = {:.4}",
             self.metric,
             self.drop,
             -self.relative_drop * 100.0,
             self.baseline,
             self.candidate,
             self.paired.n,
+            self.level * 100.0,
             self.paired.lo,
             self.paired.hi,
             self.paired.p_value,
@@ -133,6 +136,7 @@ pub fn gate(
             max_drop,
             kind,
             passed,
+            level: cfg.level,
             paired: p,
         });
     }

@@ -176,6 +176,16 @@ fn short(label: &str) -> String {
 }
 
 impl Report<'_> {
+    /// "95%" for the configured confidence level.
+    pub(crate) fn level_label(&self) -> String {
+        let pct = self.options.summary.bootstrap.level * 100.0;
+        if (pct - pct.round()).abs() < 1e-9 {
+            format!("{pct:.0}%")
+        } else {
+            format!("{pct}%")
+        }
+    }
+
     /// The whole page.
     pub fn html(&self) -> String {
         let mut b = String::with_capacity(64 << 10);
@@ -222,7 +232,11 @@ impl Report<'_> {
     fn section_runs(&self, b: &mut String) {
         let names = display_names(&self.summaries);
         let sums = &self.summaries;
-        b.push_str(r#"<section id="runs"><h2>Runs</h2><div class="tw"><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [95% CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#);
+        let lv = self.level_label();
+        let _ = write!(
+            b,
+            r#"<section id="runs"><h2>Runs</h2><div class="tw"><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [{lv} CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#
+        );
         for (i, s) in sums.iter().enumerate() {
             let env = match &s.env_version {
                 Some(v) => format!("{}@{}", s.env, v),
@@ -282,9 +296,10 @@ impl Report<'_> {
         if !self.paired.is_empty() {
             let _ = write!(
                 b,
-                r#"<h3>Paired difference in reward against {}{}</h3><p class="note">Over the tasks both runs share; p: two-sided paired-bootstrap p-value of no difference.</p><div class="tw"><table class="sortable"><thead><tr><th>run</th><th>shared tasks</th><th>baseline</th><th>run</th><th>difference [95% CI]</th><th>p</th></tr></thead><tbody>"#,
+                r#"<h3>Paired difference in reward against {}{}</h3><p class="note">Over the tasks both runs share; p: two-sided paired-bootstrap p-value of no difference.</p><div class="tw"><table class="sortable"><thead><tr><th>run</th><th>shared tasks</th><th>baseline</th><th>run</th><th>difference [{} CI]</th><th>p</th></tr></thead><tbody>"#,
                 swatch(0),
-                esc(&names[0])
+                esc(&names[0]),
+                lv
             );
             for p in &self.paired {
                 let c = &p.reward.paired;
@@ -320,7 +335,12 @@ impl Report<'_> {
             .collect();
         if !bars.is_empty() {
             let (lo, hi) = range(bars.iter().map(|x| x.ci));
-            b.push_str(&svg::bars(&bars, lo, hi, "Mean reward with 95% CI"));
+            b.push_str(&svg::bars(
+                &bars,
+                lo,
+                hi,
+                &format!("Mean reward with {lv} CI"),
+            ));
         }
         b.push_str("</section>\n");
     }

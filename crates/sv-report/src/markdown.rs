@@ -74,7 +74,8 @@ impl Report<'_> {
             bs.resamples,
             bs.seed
         );
-        m.push_str("| run | model | env | tasks | rollouts | mean reward [95% CI] | valid | errors | latency p50 / p95 (ms) | cost (USD) | tokens / rollout |\n");
+        let lv = self.level_label();
+        let _ = writeln!(m, "| run | model | env | tasks | rollouts | mean reward [{lv} CI] | valid | errors | latency p50 / p95 (ms) | cost (USD) | tokens / rollout |");
         m.push_str("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
         for s in sums {
             let env = match &s.env_version {
@@ -105,7 +106,7 @@ impl Report<'_> {
         if let Some(first) = self.paired.first() {
             let _ = writeln!(
                 m,
-                "\n## Paired difference in reward against {}\n\n| run | shared tasks | baseline | run | difference [95% CI] | p |\n|---|---:|---:|---:|---|---:|",
+                "\n## Paired difference in reward against {}\n\n| run | shared tasks | baseline | run | difference [{lv} CI] | p |\n|---|---:|---:|---:|---|---:|",
                 cell(&first.baseline)
             );
             for p in &self.paired {

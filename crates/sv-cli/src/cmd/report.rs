@@ -9,20 +9,32 @@ use sv_report::{Bootstrap, DropKind, Metric, ReadLimits, Report, ReportOptions, 
 /// Statistics options shared by the three commands.
 #[derive(clap::Args, Clone, Copy)]
 pub struct BootstrapArgs {
-    /// Bootstrap resamples.
-    #[arg(long, default_value_t = 10_000)]
-    bootstrap: usize,
+    /// Bootstrap resamples (at most 1,000,000).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    bootstrap: u32,
     /// Bootstrap seed (same data + seed = same intervals).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Confidence level of the intervals, in (0, 1).
+    #[arg(long, default_value_t = 0.95, value_parser = parse_level)]
+    level: f64,
+}
+
+fn parse_level(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a confidence level in (0, 1), e.g. 0.95"
+        )),
+    }
 }
 
 impl BootstrapArgs {
     fn config(&self) -> Bootstrap {
         Bootstrap {
-            resamples: self.bootstrap,
+            resamples: self.bootstrap as usize,
             seed: self.seed,
-            ..Bootstrap::default()
+            level: self.level,
         }
     }
 }
