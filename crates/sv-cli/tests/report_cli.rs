@@ -233,7 +233,7 @@ fn headless(page: &Path, profile: &Path, extra: &[&str]) -> (String, String) {
     ])
     .arg(format!("--user-data-dir={}", profile.display()))
     .args(extra)
-    .arg(format!("file://{}", page.display()))
+    .arg(file_url(page))
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("start chromium");
@@ -264,6 +264,19 @@ fn headless(page: &Path, profile: &Path, extra: &[&str]) -> (String, String) {
         std::thread::sleep(Duration::from_millis(50));
     }
     (t_out.join().unwrap(), t_err.join().unwrap())
+}
+
+/// `file://` URL of an absolute path, percent-encoding everything outside the unreserved set.
+fn file_url(path: &Path) -> String {
+    let mut url = String::from("file://");
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 /// Console output (errors, CSP violations, uncaught exceptions) from Chromium's log.

@@ -555,14 +555,20 @@ impl Report<'_> {
                 } else {
                     ""
                 };
+                let tools = if row.tool_calls > 0 {
+                    format!(" · {} tool call(s)", row.tool_calls)
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     b,
-                    r#"<details class="worst"{}><summary><code>{}</code> #{}{} · reward <b>{}</b>{}</summary><div>"#,
+                    r#"<details class="worst"{}><summary><code>{}</code> #{}{} · reward <b>{}</b>{}{}</summary><div>"#,
                     if k == 0 { " open" } else { "" },
                     esc(&row.task_id),
                     row.rollout,
                     cat,
                     esc(&reward),
+                    tools,
                     err
                 );
                 if let Some(e) = &shown.error {
@@ -574,6 +580,13 @@ impl Report<'_> {
                         let _ = write!(b, "<code>{}</code> = {} &nbsp; ", esc(name), fmt_num(*v));
                     }
                     b.push_str("</p>");
+                }
+                if let Some(p) = &shown.prompt {
+                    let _ = write!(
+                        b,
+                        "<details><summary>task prompt (last user message)</summary><div><pre>{}</pre></div></details>",
+                        esc(p)
+                    );
                 }
                 if let Some(r) = &shown.reasoning {
                     let _ = write!(b, "<h4>reasoning</h4><pre>{}</pre>", esc(r));

@@ -65,6 +65,7 @@ pub struct Written {
 
 /// A row's text as it may be shown: redacted, defanged and truncated per the env's wishes.
 pub(crate) struct Shown {
+    pub prompt: Option<String>,
     pub completion: String,
     pub reasoning: Option<String>,
     pub info: Option<String>,
@@ -123,6 +124,7 @@ impl<'a> Report<'a> {
             defang: t.defang,
         };
         Shown {
+            prompt: row.prompt.as_deref().map(|p| t.apply(p, max)),
             completion: t.apply(&row.completion, max),
             reasoning: row.reasoning.as_deref().map(|r| t.apply(r, max)),
             info,

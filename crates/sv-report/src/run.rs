@@ -25,6 +25,9 @@ pub struct ReadLimits {
     pub max_json_bytes: u64,
     /// Deepest directory level searched below a path given to [`discover`] (default 4).
     pub max_depth: usize,
+    /// Characters of completion, reasoning and prompt kept per row (default 65,536); the rest
+    /// is counted, not stored, so a run of huge completions stays within memory.
+    pub max_text_chars: usize,
 }
 
 impl Default for ReadLimits {
@@ -34,6 +37,7 @@ impl Default for ReadLimits {
             max_line_bytes: 32 << 20,
             max_json_bytes: 16 << 20,
             max_depth: 4,
+            max_text_chars: 65_536,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct Row {
     pub cost_usd: Option<f64>,
     pub error: Option<String>,
     pub tool_calls: usize,
+    /// The last user message of the prompt (what the task asked), when the row records it.
+    pub prompt: Option<String>,
     pub info: Value,
 }
 
@@ -323,11 +329,12 @@ fn read_rows(
                 });
             }
         };
-        let row = parse_row(&value).map_err(|msg| ReportError::Row {
-            path: path.to_path_buf(),
-            line: lineno,
-            msg,
-        })?;
+        let row =
+            parse_row_limited(&value, limits.max_text_chars).map_err(|msg| ReportError::Row {
+                path: path.to_path_buf(),
+                line: lineno,
+                msg,
+            })?;
         let key = (row.task_id.clone(), row.rollout);
         if let Some(&i) = index.get(&key) {
             warnings.push(format!(
@@ -409,6 +416,32 @@ fn parse_tokens(v: Option<&Value>, row: &serde_json::Map<String, Value>) -> Toke
 
 /// Parses one `results.jsonl` object. Only a task id is required.
 pub fn parse_row(v: &Value) -> Result<Row, String> {
+    parse_row_limited(v, ReadLimits::default().max_text_chars)
+}
+
+/// The last user message of an OpenAI-shape message list (content as a string, or as
+/// `[{type: text, text}]` parts).
+fn last_user_message(prompt: Option<&Value>) -> Option<String> {
+    let msgs = prompt?.as_array()?;
+    let m = msgs
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?;
+    match m.get("content")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    }
+}
+
+fn parse_row_limited(v: &Value, max_text: usize) -> Result<Row, String> {
+    let cap = |s: String| crate::sanitize::truncate(&s, max_text);
     let Value::Object(m) = v else {
         return Err("a row must be a JSON object".into());
     };
@@ -450,8 +483,9 @@ pub fn parse_row(v: &Value) -> Result<Row, String> {
         task_id,
         rollout,
         category,
-        completion: text(m.get("completion")).unwrap_or_default(),
-        reasoning: text(m.get("reasoning")).filter(|s| !s.is_empty()),
+        completion: text(m.get("completion")).map(cap).unwrap_or_default(),
+        reasoning: text(m.get("reasoning")).filter(|s| !s.is_empty()).map(cap),
+        prompt: last_user_message(m.get("prompt")).map(cap),
         reward: num(m.get("reward")),
         valid,
         components,

@@ -140,6 +140,9 @@ fn hostile_completions_are_escaped_redacted_and_defanged() {
                "reasoning": "also secret", "info": {"redact": true}}),
         json!({"task_id": "ioc", "reward": 0.2,
                "completion": "beacon to http://evil.example.com/x and 10.1.2.3",
+               "prompt": [{"role": "system", "content": "You triage mail."},
+                          {"role": "user", "content": "From: a@phish.example.net <script>x</script>"}],
+               "tool_calls": [{"id": "1"}],
                "info": {"defang": true}}),
         json!({"task_id": "plain", "reward": 0.3, "completion": "see http://ok.example.org"}),
     ];
@@ -158,6 +161,10 @@ fn hostile_completions_are_escaped_redacted_and_defanged() {
     assert!(html.contains("[redacted by the environment: 18 characters]"));
     assert!(html.contains("beacon to hxxp://evil[.]example[.]com/x and 10.1.2[.]3"));
     assert!(!html.contains("http://evil.example.com"));
+    // The task prompt is shown (last user message), escaped and defanged like the answer.
+    assert!(html.contains("From: a[@]phish[.]example[.]net &lt;script&gt;x&lt;/script&gt;"));
+    assert!(!html.contains("You triage mail."));
+    assert!(html.contains("reward <b>0.200</b> · 1 tool call(s)"));
     // Not asked to defang: left as text (it is escaped, never a link).
     assert!(html.contains("see http://ok.example.org"));
     assert!(!html.contains("href=\"http"));
@@ -216,6 +223,19 @@ fn reader_tolerates_truncation_and_duplicates_but_not_corruption() {
         Err(ReportError::Row { line, .. }) => assert_eq!(line, 2),
         other => panic!("{other:?}"),
     }
+
+    // Text beyond max_text_chars is counted, not kept.
+    let long = format!(
+        "{}\n",
+        json!({"task_id": "a", "completion": "x".repeat(100)})
+    );
+    std::fs::write(&path, long).unwrap();
+    let limits = ReadLimits {
+        max_text_chars: 10,
+        ..ReadLimits::default()
+    };
+    let run = Run::load(&dir, &limits).unwrap();
+    assert_eq!(run.rows[0].completion, "xxxxxxxxxx\n… [90 more characters]");
 
     let limits = ReadLimits {
         max_rows: 1,
