@@ -436,3 +436,54 @@ fn reads_the_sv_run_1_format() {
     assert_eq!(s.status.as_deref(), Some("running"));
     assert_eq!(s.sampling.as_deref(), Some(r#"{"n":1,"temperature":0.0}"#));
 }
+
+#[test]
+fn degenerate_runs_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No rows yet, one row, only failed rows, non-[0,1] rewards.
+    let empty = write_run(tmp.path(), "e", "empty", "r", &[]);
+    let one = write_run(
+        tmp.path(),
+        "e",
+        "one",
+        "r",
+        &[json!({"task_id": "a", "reward": 0.5})],
+    );
+    let failed = write_run(
+        tmp.path(),
+        "e",
+        "failed",
+        "r",
+        &[
+            json!({"task_id": "a", "reward": 0.0, "valid": false, "error": "HTTP 500", "completion": null}),
+            json!({"task_id": "b", "reward": 0.0, "valid": false, "error": "timeout", "completion": null}),
+        ],
+    );
+    let wide = write_run(
+        tmp.path(),
+        "e",
+        "wide",
+        "r",
+        &[
+            json!({"task_id": "a", "reward": -3.0}),
+            json!({"task_id": "b", "reward": 7.0}),
+        ],
+    );
+    let runs: Vec<Run> = [empty, one, failed, wide].iter().map(|d| load(d)).collect();
+    let report = Report::new(&runs, ReportOptions::default());
+    let s = &report.summaries;
+    assert_eq!((s[0].rollouts, s[0].reward), (0, None));
+    let r1 = s[1].reward.unwrap();
+    assert_eq!((r1.mean, r1.lo, r1.hi), (0.5, 0.5, 0.5));
+    assert_eq!((s[2].errors, s[2].valid.unwrap().mean), (2, 0.0));
+    assert_eq!(report.runs[2].rows[s[2].worst[0]].task_id, "a");
+    assert_eq!(
+        (s[3].reward_histogram.lo, s[3].reward_histogram.hi),
+        (-3.0, 7.0)
+    );
+    let html = report.html();
+    assert!(html.contains("No rollouts."));
+    assert!(html.contains("HTTP 500"));
+    let md = report.markdown();
+    assert!(md.contains("| r | empty | e@1 | 0 | 0 | – |"), "{md}");
+}
