@@ -235,7 +235,7 @@ impl Report<'_> {
         let lv = self.level_label();
         let _ = write!(
             b,
-            r#"<section id="runs"><h2>Runs</h2><div class="tw"><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [{lv} CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#
+            r#"<section id="runs"><h2>Runs</h2><div class="tw"><table class="sortable" id="runs-table"><thead><tr><th>run</th><th>model</th><th>env</th><th>tasks</th><th>rollouts</th><th>mean reward [{lv} CI]</th><th>valid</th><th>errors</th><th>latency p50 / p95 (ms)</th><th>total cost (USD)</th><th>tokens / rollout</th></tr></thead><tbody>"#
         );
         for (i, s) in sums.iter().enumerate() {
             let env = match &s.env_version {

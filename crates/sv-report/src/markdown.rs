@@ -65,6 +65,7 @@ impl Report<'_> {
     pub fn markdown(&self) -> String {
         let mut m = String::new();
         let sums = &self.summaries;
+        let names = crate::html::display_names(sums);
         let bs = &self.options.summary.bootstrap;
         let _ = writeln!(m, "# {}\n", cell(&self.options.title));
         let _ = writeln!(
@@ -75,7 +76,7 @@ impl Report<'_> {
             bs.seed
         );
         let lv = self.level_label();
-        let _ = writeln!(m, "| run | model | env | tasks | rollouts | mean reward [{lv} CI] | valid | errors | latency p50 / p95 (ms) | cost (USD) | tokens / rollout |");
+        let _ = writeln!(m, "| run | model | env | tasks | rollouts | mean reward [{lv} CI] | valid | errors | latency p50 / p95 (ms) | total cost (USD) | tokens / rollout |");
         m.push_str("|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
         for s in sums {
             let env = match &s.env_version {
@@ -134,8 +135,8 @@ impl Report<'_> {
             }
             let _ = writeln!(m, "\n## {title}\n");
             m.push_str("| name |");
-            for s in sums {
-                let _ = write!(m, " {} |", cell(&s.label));
+            for name in &names {
+                let _ = write!(m, " {} |", cell(name));
             }
             m.push_str("\n|---|");
             m.push_str(&"---|".repeat(sums.len()));
@@ -156,8 +157,8 @@ impl Report<'_> {
             .collect();
         if !cats.is_empty() {
             m.push_str("\n## Per-category reward\n\n| category |");
-            for s in sums {
-                let _ = write!(m, " {} |", cell(&s.label));
+            for name in &names {
+                let _ = write!(m, " {} |", cell(name));
             }
             m.push_str("\n|---|");
             m.push_str(&"---|".repeat(sums.len()));
