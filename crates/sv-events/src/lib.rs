@@ -18,6 +18,7 @@
 //! # Ok::<(), sv_events::EventsError>(())
 //! ```
 
+pub mod bench;
 mod error;
 mod interner;
 mod load;

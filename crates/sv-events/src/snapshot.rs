@@ -53,7 +53,7 @@ pub(crate) fn load_or_build(
     build: BuildFn,
 ) -> Result<(EventStore, LoadReport), EventsError> {
     let path = snapshot_path(dir, roots);
-    let existing = std::fs::read(&path);
+    let existing = read_snapshot(&path);
     let prior = match (&existing, opts.rehash_inputs) {
         (Ok(bytes), false) => read_stamps(bytes).unwrap_or_default(),
         _ => HashMap::new(),
@@ -88,6 +88,14 @@ pub(crate) fn load_or_build(
         }
     }
     Ok((store, report))
+}
+
+/// The snapshot's bytes, memory-mapped (read only; no copy of the file).
+fn read_snapshot(path: &Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: snapshots are replaced by rename, never written in place, so the mapped file
+    // does not change under us; a foreign writer would at worst fail the checksum.
+    unsafe { memmap2::Mmap::map(&file) }
 }
 
 /// A file's identity and change stamp (size, mtime, ctime, inode, device) with the
@@ -199,26 +207,33 @@ fn save(
         }
         st.0.extend_from_slice(&s.hash.to_le_bytes());
     }
-    let mut out = Vec::with_capacity(payload.len() + 64);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(PARSER_VERSION.len() as u32).to_le_bytes());
-    out.extend_from_slice(PARSER_VERSION.as_bytes());
-    out.extend_from_slice(key);
-    out.extend_from_slice(&(st.0.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&st.0).to_le_bytes());
-    out.extend_from_slice(&st.0);
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let mut head = Vec::with_capacity(st.0.len() + 64);
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head.extend_from_slice(&(PARSER_VERSION.len() as u32).to_le_bytes());
+    head.extend_from_slice(PARSER_VERSION.as_bytes());
+    head.extend_from_slice(key);
+    head.extend_from_slice(&(st.0.len() as u64).to_le_bytes());
+    head.extend_from_slice(&xxh3_64(&st.0).to_le_bytes());
+    head.extend_from_slice(&st.0);
+    head.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    head.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, &out)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&head)?;
+        f.write_all(&payload)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    written
 }
 
 /// Decodes and validates a snapshot; the error is the human-readable rebuild reason.
@@ -356,19 +371,24 @@ fn decode_payload(p: &[u8]) -> Result<(EventStore, LoadReport), String> {
     if fold.len() != n || fold.iter().any(|&f| f as usize >= n) {
         return Err("snapshot fold table is inconsistent".into());
     }
-    let keys = r.u32s()?;
-    let vals = r.u32s()?;
+    // Raw little-endian arrays, decoded straight into the field table.
+    let keys = r.raw(4)?;
+    let vals = r.raw(4)?;
     let kinds = r.bytes()?;
-    if vals.len() != keys.len() || kinds.len() != keys.len() {
+    if vals.len() != keys.len() || kinds.len() * 4 != keys.len() {
         return Err("snapshot field table is inconsistent".into());
     }
-    let mut fields = Vec::with_capacity(keys.len());
-    for ((&k, &v), &kind) in keys.iter().zip(&vals).zip(kinds) {
-        let kind = ValueKind::from_u8(kind).ok_or("snapshot has an unknown value kind")?;
-        if k as usize >= n || v as usize >= n {
-            return Err("snapshot field refers to a missing string".into());
-        }
+    let mut fields = Vec::with_capacity(kinds.len());
+    let mut bad = false;
+    for ((k, v), &kind) in keys.chunks_exact(4).zip(vals.chunks_exact(4)).zip(kinds) {
+        let k = u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
+        let v = u32::from_le_bytes([v[0], v[1], v[2], v[3]]);
+        let kind = ValueKind::from_u8(kind).unwrap_or(ValueKind::Other);
+        bad |= k as usize >= n || v as usize >= n;
         fields.push((Sym(k), Value { sym: Sym(v), kind }));
+    }
+    if bad || kinds.iter().any(|&k| k > 7) {
+        return Err("snapshot field table refers to missing strings or kinds".into());
     }
     let field_ends = r.u32s()?;
     check_ends(&field_ends, fields.len(), "field")?;
@@ -534,6 +554,11 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, String> {
         String::from_utf8(self.bytes()?.to_vec())
             .map_err(|_| "snapshot text is not UTF-8".to_string())
+    }
+    /// A length-prefixed array of `elem`-byte items, undecoded.
+    fn raw(&mut self, elem: usize) -> Result<&'a [u8], String> {
+        let n = self.len(elem)?;
+        self.take(n)
     }
     fn u32s(&mut self) -> Result<Vec<u32>, String> {
         let n = self.len(4)?;
