@@ -274,49 +274,90 @@ pub(crate) fn build(
     let batch = (rayon::current_num_threads() * 4).max(4);
     let mut scratch = Vec::new();
     let mut done = 0usize;
-    for chunk in inputs.chunks(batch) {
-        let parsed: Vec<FileOutcome> = chunk
+    let parse = |chunk: &[Input]| -> Vec<FileOutcome> {
+        chunk
             .par_iter()
             .map(|i| parse_file(&i.path, limits))
-            .collect();
-        for (input, outcome) in chunk.iter().zip(parsed) {
-            match outcome {
-                FileOutcome::Skipped(reason) => {
-                    report.files_skipped.push((input.display.clone(), reason))
-                }
-                FileOutcome::Parsed {
-                    records,
-                    failed,
-                    problem,
-                } => {
-                    report.files_ok += 1;
-                    report.records_failed += failed;
-                    report.values_truncated += records.stats.values_truncated;
-                    report.fields_dropped += records.stats.fields_dropped;
-                    if let Some(p) = problem {
-                        report.files_partial.push((input.display.clone(), p));
-                    }
-                    if b.records + records.records.len() > limits.max_total_records {
-                        return Err(EventsError::Limit(format!(
-                            "more than {} records (Limits::max_total_records)",
-                            limits.max_total_records
-                        )));
-                    }
-                    let file = b.add_file(input.display.clone());
-                    merge_file(&mut b, file, records, &mut scratch);
-                }
-            }
-            done += 1;
-            if let Some(p) = &opts.progress {
-                p(done, inputs.len());
-            }
-        }
+            .collect()
+    };
+    // Pipeline: the next batch is parsed while the current one is merged (merging is
+    // sequential, to keep the result in file order).
+    let chunks: Vec<&[Input]> = inputs.chunks(batch).collect();
+    let mut pending = chunks.first().map(|c| parse(c));
+    for (i, chunk) in chunks.iter().enumerate() {
+        let current = pending.take().unwrap_or_default();
+        let next = chunks.get(i + 1);
+        let (merged, next_parsed) = rayon::join(
+            || {
+                merge_batch(
+                    &mut b,
+                    &mut report,
+                    chunk,
+                    current,
+                    &mut scratch,
+                    &mut done,
+                    inputs.len(),
+                    opts,
+                )
+            },
+            || next.map(|c| parse(c)),
+        );
+        merged?;
+        pending = next_parsed;
     }
     report.records = b.records;
     report.duplicate_records = b.duplicates;
     let store = b.finish();
     report.events = store.len();
     Ok((store, report))
+}
+
+/// Merges one parsed batch, in order, into the builder and the report.
+#[allow(clippy::too_many_arguments)]
+fn merge_batch(
+    b: &mut Builder,
+    report: &mut LoadReport,
+    chunk: &[Input],
+    parsed: Vec<FileOutcome>,
+    scratch: &mut Vec<(Sym, Value)>,
+    done: &mut usize,
+    total: usize,
+    opts: &LoadOptions,
+) -> Result<(), EventsError> {
+    let limits = &opts.limits;
+    for (input, outcome) in chunk.iter().zip(parsed) {
+        match outcome {
+            FileOutcome::Skipped(reason) => {
+                report.files_skipped.push((input.display.clone(), reason))
+            }
+            FileOutcome::Parsed {
+                records,
+                failed,
+                problem,
+            } => {
+                report.files_ok += 1;
+                report.records_failed += failed;
+                report.values_truncated += records.stats.values_truncated;
+                report.fields_dropped += records.stats.fields_dropped;
+                if let Some(p) = problem {
+                    report.files_partial.push((input.display.clone(), p));
+                }
+                if b.records + records.records.len() > limits.max_total_records {
+                    return Err(EventsError::Limit(format!(
+                        "more than {} records (Limits::max_total_records)",
+                        limits.max_total_records
+                    )));
+                }
+                let file = b.add_file(input.display.clone());
+                merge_file(b, file, records, scratch);
+            }
+        }
+        *done += 1;
+        if let Some(p) = &opts.progress {
+            p(*done, total);
+        }
+    }
+    Ok(())
 }
 
 /// Interns one file's local strings into the store and adds its records in order.

@@ -5,9 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use sv_events::{CacheOutcome, EventIdx, EventStore, LoadOptions, LoadReport, ValueKind};
+
+static PROGRESS_CALLS: AtomicUsize = AtomicUsize::new(0);
+static PROGRESS_LAST: AtomicUsize = AtomicUsize::new(0);
 
 struct Shared {
     root: PathBuf,
@@ -26,6 +30,10 @@ fn shared() -> &'static Shared {
         let cache = tempfile::tempdir().unwrap();
         let opts = LoadOptions {
             cache_dir: Some(cache.path().to_path_buf()),
+            progress: Some(Box::new(|done, total| {
+                PROGRESS_CALLS.fetch_add(1, Ordering::SeqCst);
+                PROGRESS_LAST.store(done * 100_000 + total, Ordering::SeqCst);
+            })),
             ..LoadOptions::default()
         };
         let (store, report) = EventStore::load(std::slice::from_ref(&root), &opts).unwrap();
@@ -79,6 +87,9 @@ fn corpus_totals() {
         .map(|i| s.store.origins(EventIdx(i as u32)).len())
         .sum();
     assert_eq!(origins, 25_062);
+    // One progress call per file, the last one saying all are done.
+    assert_eq!(PROGRESS_CALLS.load(Ordering::SeqCst), 590);
+    assert_eq!(PROGRESS_LAST.load(Ordering::SeqCst), 590 * 100_000 + 590);
 }
 
 #[test]

@@ -220,3 +220,38 @@ fn regression_json_shapes() {
     assert_eq!(store.partition("Security", 4688).unwrap().len(), 1);
     assert!(EventStore::from_json_events([serde_json::json!([1, 2])]).is_err());
 }
+
+#[test]
+fn result_does_not_depend_on_thread_count() {
+    let root = corpus().join("hayabusa-sample-evtx/DeepBlueCLI");
+    let load = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| EventStore::load(std::slice::from_ref(&root), &no_cache()).unwrap())
+    };
+    let (a, ra) = load(1);
+    let (b, rb) = load(3);
+    assert_eq!(
+        (ra.files_total, ra.records, ra.events),
+        (rb.files_total, rb.records, rb.events)
+    );
+    assert!(ra.records > 5000, "{}", ra.records);
+    assert_eq!(a.len(), b.len());
+    for i in 0..a.len() as u32 {
+        let e = sv_events::EventIdx(i);
+        let fa: Vec<_> = a
+            .fields(e)
+            .iter()
+            .map(|(k, v)| (a.strings().get(*k), a.strings().get(v.sym), v.kind))
+            .collect();
+        let fb: Vec<_> = b
+            .fields(e)
+            .iter()
+            .map(|(k, v)| (b.strings().get(*k), b.strings().get(v.sym), v.kind))
+            .collect();
+        assert_eq!(fa, fb);
+        assert_eq!(a.origins(e), b.origins(e));
+    }
+}
