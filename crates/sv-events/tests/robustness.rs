@@ -255,3 +255,66 @@ fn result_does_not_depend_on_thread_count() {
         assert_eq!(a.origins(e), b.origins(e));
     }
 }
+
+/// A deterministic mutation smoke test (the fuzzing a CI run can afford): random byte
+/// flips, overwrites and cuts of a real file never make a load fail or panic, and each
+/// mutant is handled in bounded time.
+#[test]
+fn mutated_files_never_break_a_load() {
+    let original = std::fs::read(corpus().join(MSSQL)).unwrap();
+    let used = 4096 + 65536; // header + the one chunk that holds records
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mutants = 500;
+    for m in 0..mutants {
+        let mut bytes = original[..used].to_vec();
+        let flips = 1 + (next() % 16) as usize;
+        for _ in 0..flips {
+            let at = (next() as usize) % bytes.len();
+            bytes[at] = match next() % 3 {
+                0 => bytes[at] ^ (1 << (next() % 8)),
+                1 => 0xFF,
+                _ => next() as u8,
+            };
+        }
+        if m % 10 == 0 {
+            let cut = (next() as usize) % bytes.len();
+            bytes.truncate(cut);
+        }
+        std::fs::write(dir.path().join(format!("m{m:03}.evtx")), &bytes).unwrap();
+    }
+    let t = std::time::Instant::now();
+    let (store, r) = EventStore::load(&[dir.path().to_path_buf()], &no_cache()).unwrap();
+    // Exact, since the mutations are seeded and the parser pinned.
+    assert_eq!(
+        (r.files_skipped.len(), r.files_partial.len(), r.records),
+        (38, 84, 4079)
+    );
+    // At least one mutant makes the parser itself panic: contained, reported as a skip.
+    let panics = r
+        .files_skipped
+        .iter()
+        .filter(|(_, why)| why.starts_with("the EVTX parser failed"))
+        .count();
+    assert!(panics >= 1, "{:?}", r.files_skipped);
+    assert_eq!(r.files_total, mutants);
+    assert_eq!(r.files_ok + r.files_skipped.len(), mutants);
+    assert_eq!(store.len(), r.events);
+    assert!(
+        r.records <= mutants * 10,
+        "{} records from mutants of a 10-record file",
+        r.records
+    );
+    // Generous bound for a 2-core CI machine: ~8 MB of input.
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t.elapsed()
+    );
+}
