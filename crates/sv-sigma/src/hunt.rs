@@ -9,6 +9,7 @@
 
 pub mod diff;
 pub mod rows;
+pub mod stream;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -23,6 +24,7 @@ use crate::error::EvalError;
 use crate::rule::Correlation;
 
 pub use rows::{HuntRow, RuleInfo};
+pub use stream::{run_paths, RuleStats};
 
 /// What a hunt runs with.
 #[derive(Debug, Clone, Default)]
@@ -178,6 +180,33 @@ pub fn run(
     }
 }
 
+/// Worker threads to use: `threads`, or one per core when 0, never more than `jobs`.
+pub(crate) fn worker_count(threads: usize, jobs: usize) -> usize {
+    let n = if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
+    };
+    n.clamp(1, jobs.max(1))
+}
+
+/// Evaluates one rule, timing it.
+pub(crate) fn evaluate_one(store: &EventStore, rule: &CompiledRule) -> RuleOutcome {
+    let t = Instant::now();
+    let (matches, error) = match rule.evaluate(store) {
+        Ok(m) => (m, None),
+        Err(e) => (RoaringBitmap::new(), Some(e)),
+    };
+    RuleOutcome {
+        info: RuleInfo::of_rule(rule),
+        matches,
+        error,
+        elapsed: t.elapsed(),
+    }
+}
+
 /// Evaluates `rules` on `threads` workers (0 = all cores); results in rule order.
 pub fn evaluate_all(
     store: &EventStore,
@@ -185,31 +214,14 @@ pub fn evaluate_all(
     threads: usize,
     on_done: impl Fn(usize) + Sync,
 ) -> Vec<RuleOutcome> {
-    let workers = if threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        threads
-    }
-    .clamp(1, rules.len().max(1));
+    let workers = worker_count(threads, rules.len());
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<RuleOutcome>>> = rules.iter().map(|_| Mutex::new(None)).collect();
     let work = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(rule) = rules.get(i) else { break };
-        let t = Instant::now();
-        let (matches, error) = match rule.evaluate(store) {
-            Ok(m) => (m, None),
-            Err(e) => (RoaringBitmap::new(), Some(e)),
-        };
-        let outcome = RuleOutcome {
-            info: RuleInfo::of_rule(rule),
-            matches,
-            error,
-            elapsed: t.elapsed(),
-        };
+        let outcome = evaluate_one(store, rule);
         if let Ok(mut slot) = slots[i].lock() {
             *slot = Some(outcome);
         }
@@ -224,21 +236,10 @@ pub fn evaluate_all(
             }
         });
     }
+    // A worker panic propagates out of `scope`, so every slot is filled here.
     slots
         .into_iter()
-        .zip(rules)
-        .map(|(slot, rule)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| RuleOutcome {
-                    // Only reachable if a worker panicked; keep the rule visible.
-                    info: RuleInfo::of_rule(rule),
-                    matches: RoaringBitmap::new(),
-                    error: Some(EvalError::Regex("evaluation did not complete".into())),
-                    elapsed: Duration::ZERO,
-                })
-        })
+        .filter_map(|slot| slot.into_inner().ok().flatten())
         .collect()
 }
 

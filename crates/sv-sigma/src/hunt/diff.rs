@@ -286,3 +286,71 @@ pub fn diff_rows(store: &EventStore, diffs: &[RuleDiff]) -> Vec<DiffRow> {
     out.sort_by(|a, b| super::HuntRow::order(&a.row, &b.row).then(a.only_in.cmp(b.only_in)));
     out
 }
+
+/// [`diff_semantics`] straight from rule files, one file at a time on every core (see
+/// [`super::stream`] for why). Returns the diffs (sorted by rule path) and what each
+/// engine made of the files.
+pub fn diff_paths(
+    store: &EventStore,
+    sigma: &crate::Engine,
+    chainsaw: &crate::Engine,
+    paths: &[std::path::PathBuf],
+    threads: usize,
+) -> (Vec<RuleDiff>, super::RuleStats, super::RuleStats) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let files = crate::bench::rule_paths(paths);
+    let load = |engine: &crate::Engine, path: &std::path::Path| -> RuleSet {
+        let mut set = RuleSet {
+            files: 1,
+            ..RuleSet::default()
+        };
+        match super::stream::compile_path(engine, path) {
+            Ok(c) => set.compiled = c.rules,
+            Err(e) => set.rejected.push((path.display().to_string(), e)),
+        }
+        set
+    };
+    let next = AtomicUsize::new(0);
+    // (diffs, then per engine: rules compiled and the file's rejection)
+    type Counts = (usize, Vec<(String, crate::RuleError)>);
+    type Slot = Mutex<Option<(Vec<RuleDiff>, Counts, Counts)>>;
+    let slots: Vec<Slot> = files.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = files.get(i) else { break };
+        let (s, c) = (load(sigma, path), load(chainsaw, path));
+        let d = diff_semantics(store, &s, &c);
+        // Only counts are kept: the compiled rules are dropped here.
+        let counts = |set: RuleSet| (set.compiled.len(), set.rejected);
+        if let Ok(mut slot) = slots[i].lock() {
+            *slot = Some((d, counts(s), counts(c)));
+        }
+    };
+    let workers = super::worker_count(threads, files.len());
+    if workers == 1 {
+        work();
+    } else {
+        std::thread::scope(|sc| {
+            for _ in 0..workers {
+                sc.spawn(work);
+            }
+        });
+    }
+    let mut diffs = Vec::new();
+    let mut stats = [super::RuleStats::default(), super::RuleStats::default()];
+    for slot in slots {
+        let Some((d, s, c)) = slot.into_inner().ok().flatten() else {
+            continue;
+        };
+        diffs.extend(d);
+        for (st, (compiled, rejected)) in stats.iter_mut().zip([s, c]) {
+            st.files += 1;
+            st.compiled += compiled;
+            st.rejected.extend(rejected);
+        }
+    }
+    diffs.sort_by(|a, b| a.rule_path.cmp(&b.rule_path));
+    let [s, c] = stats;
+    (diffs, s, c)
+}

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use sv_sigma::hunt::RuleStats;
 use sv_sigma::hunt::{self, diff, HuntOptions};
-use sv_sigma::{RuleSet, Semantics};
+use sv_sigma::Semantics;
 
 use super::common::{self, EngineArgs};
 use super::output::{self, Format};
@@ -65,47 +66,38 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
     let evtx = common::evtx_paths(&a.evtx, &a.engine)?;
     let (store, load) = common::load_store(&evtx, a.no_cache)?;
 
-    let t_rules = Instant::now();
-    let semantics = if a.diff_semantics {
-        Semantics::Sigma
-    } else {
-        a.engine.semantics
-    };
-    let set = a.engine.engine_with(semantics)?.load_paths(&rule_dirs);
-    let rules_time = t_rules.elapsed();
-
     let mut log = Summary::new(a.quiet);
     log.line(format!("events: {}", common::describe_load(&load)));
     for p in common::file_problems(&load) {
         log.line(format!("  {p}"));
     }
     let paths = common::RulePaths::new(&rule_dirs);
-    summarize_rules(&mut log, &set, semantics, a.verbose, &paths);
 
     if a.diff_semantics {
-        let chainsaw = a
-            .engine
-            .engine_with(Semantics::Chainsaw)?
-            .load_paths(&rule_dirs);
-        summarize_rules(&mut log, &chainsaw, Semantics::Chainsaw, a.verbose, &paths);
         let t = Instant::now();
-        let mut diffs = diff::diff_semantics(&store, &set, &chainsaw);
+        let sigma = a.engine.engine_with(Semantics::Sigma)?;
+        let chainsaw = a.engine.engine_with(Semantics::Chainsaw)?;
+        let (mut diffs, s_stats, c_stats) =
+            diff::diff_paths(&store, &sigma, &chainsaw, &rule_dirs, a.threads);
+        summarize_rules(&mut log, &s_stats, Semantics::Sigma, a.verbose, &paths);
+        summarize_rules(&mut log, &c_stats, Semantics::Chainsaw, a.verbose, &paths);
         for d in &mut diffs {
             d.rule_path = paths.show(&d.rule_path);
         }
         let rows = diff::diff_rows(&store, &diffs);
         let mut out = output::open_output(a.output.as_deref())?;
         output::write_rows(&mut out, a.format, &rows)?;
-        summarize_diff(&mut log, &diffs, rows.len());
+        summarize_diff(&mut log, &diffs, rows.len(), a.verbose);
         log.line(format!(
-            "time: rules {}, diff {}, total {}",
-            common::secs(rules_time),
+            "time: load {}, rules + diff {}, total {}",
+            common::secs(load.elapsed),
             common::secs(t.elapsed()),
             common::secs(t0.elapsed())
         ));
         return Ok(ExitCode::SUCCESS);
     }
 
+    let engine = a.engine.engine()?;
     let opts = HuntOptions {
         threads: a.threads,
         levels: a.level.clone(),
@@ -118,8 +110,10 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
             bar.set_position(done as u64);
         }
     };
-    let result = hunt::run(&store, &set, &opts, Some(&progress));
+    // Rules are compiled and evaluated file by file on every core, never all held at once.
+    let (result, stats) = hunt::run_paths(&store, &engine, &rule_dirs, &opts, Some(&progress));
     bar.finish_and_clear();
+    summarize_rules(&mut log, &stats, engine.config.semantics, a.verbose, &paths);
     let mut rows = result.rows(&store);
     for r in &mut rows {
         r.rule_path = paths.show(&r.rule_path);
@@ -150,9 +144,8 @@ pub fn run(a: HuntArgs) -> Result<ExitCode> {
         result.rules_firing()
     ));
     log.line(format!(
-        "time: load {}, rules {}, hunt {}, total {}",
+        "time: load {}, rules (compile + evaluate) {}, total {}",
         common::secs(load.elapsed),
-        common::secs(rules_time),
         common::secs(result.elapsed),
         common::secs(t0.elapsed())
     ));
@@ -177,7 +170,7 @@ impl Summary {
 
 fn summarize_rules(
     log: &mut Summary,
-    set: &RuleSet,
+    set: &RuleStats,
     semantics: Semantics,
     verbose: bool,
     paths: &common::RulePaths,
@@ -185,8 +178,8 @@ fn summarize_rules(
     log.line(format!(
         "rules ({semantics} semantics): {} files, {} rules compiled, {} correlations, {} rejected",
         set.files,
-        set.compiled.len(),
-        set.correlations.len(),
+        set.compiled,
+        set.correlations,
         set.rejected.len()
     ));
     let mut groups: BTreeMap<&str, Vec<&(String, sv_sigma::RuleError)>> = BTreeMap::new();
@@ -216,7 +209,7 @@ fn summarize_rules(
     }
 }
 
-fn summarize_diff(log: &mut Summary, diffs: &[diff::RuleDiff], rows: usize) {
+fn summarize_diff(log: &mut Summary, diffs: &[diff::RuleDiff], rows: usize, verbose: bool) {
     let mut by_reason: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for d in diffs {
         for r in &d.reasons {
@@ -234,7 +227,19 @@ fn summarize_diff(log: &mut Summary, diffs: &[diff::RuleDiff], rows: usize) {
             "  {reason}: {s} events only under sigma, {c} only under chainsaw"
         ));
     }
-    for d in diffs {
+    // Largest differences first; all of them with --verbose.
+    let mut order: Vec<&diff::RuleDiff> = diffs.iter().collect();
+    let size = |d: &diff::RuleDiff| d.sigma_matches + d.chainsaw_matches - 2 * d.both;
+    order.sort_by(|a, b| size(b).cmp(&size(a)).then(a.rule_path.cmp(&b.rule_path)));
+    let shown = if verbose {
+        order.len()
+    } else {
+        order.len().min(20)
+    };
+    if shown > 0 {
+        log.line("  rules with the most differing events (sigma / chainsaw / both):".into());
+    }
+    for d in &order[..shown] {
         let reasons: Vec<String> = d
             .reasons
             .iter()
@@ -248,12 +253,18 @@ fn summarize_diff(log: &mut Summary, diffs: &[diff::RuleDiff], rows: usize) {
             })
             .collect();
         log.line(format!(
-            "  {}  sigma {} chainsaw {} both {}  [{}]",
+            "    {}  {} / {} / {}  [{}]",
             d.rule_path,
             d.sigma_matches,
             d.chainsaw_matches,
             d.both,
             reasons.join(", ")
+        ));
+    }
+    if shown < order.len() {
+        log.line(format!(
+            "    ... and {} more rules (--verbose lists all)",
+            order.len() - shown
         ));
     }
 }
