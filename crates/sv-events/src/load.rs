@@ -375,7 +375,7 @@ fn merge_file(
         .collect();
     let record_id_key = b.record_id_key();
     let mut start = 0usize;
-    for &(header_id, end) in &parsed.records {
+    for &(header_id, end, derived) in &parsed.records {
         scratch.clear();
         scratch.extend(
             parsed.fields[start..end as usize]
@@ -404,6 +404,7 @@ fn merge_file(
                 record_id,
                 header_id,
             }),
+            derived,
         );
     }
 }

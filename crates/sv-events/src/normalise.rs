@@ -72,6 +72,9 @@ pub(crate) struct Flattener<'s, S: Sink> {
     pub sink: &'s mut S,
     pub limits: FlattenLimits,
     pub stats: FlattenStats,
+    /// How many of the emitted fields (the last ones) were derived, not read from the record
+    /// (classic PowerShell `Key=Value` fields).
+    pub derived: usize,
     emitted: usize,
 }
 
@@ -105,6 +108,7 @@ impl<'s, S: Sink> Flattener<'s, S> {
             sink,
             limits,
             stats: FlattenStats::default(),
+            derived: 0,
             emitted: 0,
         }
     }
@@ -136,7 +140,9 @@ impl<'s, S: Sink> Flattener<'s, S> {
             }
         }
         if channel_is_classic_ps {
+            let before = self.emitted;
             self.powershell_classic(event);
+            self.derived = self.emitted - before;
         }
     }
 

@@ -35,8 +35,9 @@ impl LocalStrings {
 pub(crate) struct ParsedRecords {
     pub strings: LocalStrings,
     pub fields: Vec<(u32, ValueKind, u32)>,
-    /// Per record: its EventRecordID and the end of its fields in `fields`.
-    pub records: Vec<(u64, u32)>,
+    /// Per record: its header id, the end of its fields in `fields`, and how many of its
+    /// last fields are derived.
+    pub records: Vec<(u64, u32, u16)>,
     pub stats: FlattenStats,
 }
 
@@ -67,9 +68,11 @@ impl ParsedRecords {
         let mut f = Flattener::new(&mut sink, flatten_limits(limits));
         f.record(json);
         let stats = f.stats;
+        let derived = u16::try_from(f.derived).unwrap_or(u16::MAX);
         self.stats.values_truncated += stats.values_truncated;
         self.stats.fields_dropped += stats.fields_dropped;
-        self.records.push((record_id, self.fields.len() as u32));
+        self.records
+            .push((record_id, self.fields.len() as u32, derived));
     }
 }
 

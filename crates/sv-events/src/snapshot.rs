@@ -28,7 +28,7 @@ use crate::Limits;
 
 const MAGIC: &[u8; 8] = b"SVEVSNAP";
 /// Bump whenever the payload layout or the normalisation rules change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The `evtx` crate version pinned in Cargo.toml (part of the cache key).
 pub const PARSER_VERSION: &str = "evtx 0.8.5";
 
@@ -323,6 +323,7 @@ fn encode_payload(s: &EventStore, rep: &LoadReport) -> Vec<u8> {
     w.u32s(&vals);
     w.bytes(&kinds);
     w.u32s(&s.field_ends);
+    w.u32s(&s.derived.iter().map(|&d| d as u32).collect::<Vec<_>>());
     let ofile: Vec<u32> = s.origins.iter().map(|o| o.file.0).collect();
     w.u32s(&ofile);
     w.u64s(&s.origins.iter().map(|o| o.record_id).collect::<Vec<_>>());
@@ -392,6 +393,11 @@ fn decode_payload(p: &[u8]) -> Result<(EventStore, LoadReport), String> {
     }
     let field_ends = r.u32s()?;
     check_ends(&field_ends, fields.len(), "field")?;
+    let derived = r.u32s()?;
+    if derived.len() != field_ends.len() || derived.iter().any(|&d| d > u16::MAX as u32) {
+        return Err("snapshot derived-field table is inconsistent".into());
+    }
+    let derived: Vec<u16> = derived.into_iter().map(|d| d as u16).collect();
     let ofile = r.u32s()?;
     let orec = r.u64s()?;
     let ohdr = r.u64s()?;
@@ -447,6 +453,7 @@ fn decode_payload(p: &[u8]) -> Result<(EventStore, LoadReport), String> {
         strings,
         fields,
         field_ends,
+        derived,
         origins,
         origin_ends,
         files,

@@ -70,6 +70,8 @@ pub struct EventStore {
     /// All events' fields back to back; event `i` owns `fields[field_ends[i-1]..field_ends[i]]`.
     pub(crate) fields: Vec<(Sym, Value)>,
     pub(crate) field_ends: Vec<u32>,
+    /// Per event: how many of its last fields are derived (classic PowerShell `Key=Value`).
+    pub(crate) derived: Vec<u16>,
     pub(crate) origins: Vec<Origin>,
     pub(crate) origin_ends: Vec<u32>,
     pub(crate) files: Vec<PathBuf>,
@@ -127,6 +129,21 @@ impl EventStore {
             self.field_ends[i - 1] as usize
         };
         &self.fields[start..self.field_ends[i] as usize]
+    }
+
+    /// The fields read from the record itself: [`EventStore::fields`] without the derived
+    /// ones (the classic PowerShell `Key=Value` fields, see `docs/events.md`). Tools that
+    /// must see only what the log holds (Chainsaw-compatible matching) use this.
+    pub fn raw_fields(&self, ev: EventIdx) -> &[(Sym, Value)] {
+        let f = self.fields(ev);
+        &f[..f.len() - (self.derived[ev.0 as usize] as usize).min(f.len())]
+    }
+
+    /// True when `key` exists in event `ev` only as a derived field.
+    pub fn is_derived(&self, ev: EventIdx, key: Sym) -> bool {
+        let f = self.fields(ev);
+        let raw = self.raw_fields(ev).len();
+        f[raw..].iter().any(|(k, _)| *k == key) && !f[..raw].iter().any(|(k, _)| *k == key)
     }
 
     /// The resolved System fields of an event.
@@ -320,6 +337,7 @@ impl EventStore {
         self.strings.heap_bytes()
             + self.fields.capacity() * std::mem::size_of::<(Sym, Value)>()
             + self.field_ends.capacity() * 4
+            + self.derived.capacity() * 2
             + self.origins.capacity() * std::mem::size_of::<Origin>()
             + self.origin_ends.capacity() * 4
             + self.systems.capacity() * std::mem::size_of::<System>()
@@ -408,7 +426,12 @@ impl Builder {
     }
 
     /// Adds one record's fields; returns its (possibly existing) event.
-    pub fn add_record(&mut self, fields: &[(Sym, Value)], origin: Option<Origin>) -> EventIdx {
+    pub fn add_record(
+        &mut self,
+        fields: &[(Sym, Value)],
+        origin: Option<Origin>,
+        derived: u16,
+    ) -> EventIdx {
         self.records += 1;
         let h = hash_fields(fields);
         let bucket = self.dedup.entry(h).or_default();
@@ -431,6 +454,7 @@ impl Builder {
         bucket.push(e);
         self.store.fields.extend_from_slice(fields);
         self.store.field_ends.push(self.store.fields.len() as u32);
+        self.store.derived.push(derived);
         self.origins.push(origin.into_iter().collect());
         EventIdx(e)
     }

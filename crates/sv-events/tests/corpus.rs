@@ -153,6 +153,7 @@ fn known_record_fields() {
     let s = &shared().store;
     // MSSQL failed logon: EventID with Qualifiers, three unnamed Data elements, Binary.
     let ev = find(s, "Application", 18456, 13026);
+    assert_eq!(s.raw_fields(ev), s.fields(ev));
     let sys = s.system(ev);
     assert_eq!(s.strings().get(sys.provider.unwrap()), "MSSQLSERVER");
     assert_eq!(s.strings().get(sys.computer.unwrap()), "MSEDGEWIN10");
@@ -220,6 +221,33 @@ fn powershell_classic_fields() {
         .starts_with("powershell.exe -exec bypass -noni -nop -w 1 -C & ( $PshOMe[4]"));
     // The raw Data elements stay as they were.
     assert_eq!(s.values(ev, s.key("Data").unwrap()).count(), 3);
+    // The parsed fields are marked as derived; the record's own fields are all there.
+    assert!(s.is_derived(ev, s.key("HostApplication").unwrap()));
+    assert!(!s.is_derived(ev, s.key("Data").unwrap()));
+    let raw = s.raw_fields(ev);
+    let derived = &s.fields(ev)[raw.len()..];
+    let names: Vec<_> = derived.iter().map(|(k, _)| s.strings().get(*k)).collect();
+    assert_eq!(
+        names,
+        [
+            "NewEngineState",
+            "PreviousEngineState",
+            "SequenceNumber",
+            "HostName",
+            "HostVersion",
+            "HostId",
+            "HostApplication",
+            "EngineVersion",
+            "RunspaceId",
+            "PipelineId",
+            "CommandName",
+            "CommandType",
+            "ScriptName",
+            "CommandPath",
+            "CommandLine"
+        ]
+    );
+    assert!(raw.iter().all(|(k, _)| s.strings().get(*k) != "HostName"));
 }
 
 #[test]
@@ -292,6 +320,7 @@ fn cache_round_trip_equals_fresh_build() {
     for i in 0..a.len() as u32 {
         let e = EventIdx(i);
         assert_eq!(again.fields(e), a.fields(e));
+        assert_eq!(again.raw_fields(e), a.raw_fields(e));
         assert_eq!(again.origins(e), a.origins(e));
         assert_eq!(again.system(e), a.system(e));
     }
