@@ -1,31 +1,37 @@
 //! Parsing one EVTX file into locally interned, normalised records (runs in parallel).
 
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use evtx::{EvtxParser, ParserSettings};
+use hashbrown::HashTable;
 use serde_json::Value as Json;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::normalise::{FlattenLimits, FlattenStats, Flattener, Sink};
 use crate::value::ValueKind;
 use crate::Limits;
 
-/// Strings interned within one file (merged into the store's interner afterwards).
+/// Strings interned within one file (merged into the store's interner afterwards): one
+/// allocation per distinct string, found again by hash.
 #[derive(Default)]
 pub(crate) struct LocalStrings {
     pub list: Vec<Box<str>>,
-    map: HashMap<Box<str>, u32>,
+    table: HashTable<u32>,
 }
 
 impl LocalStrings {
     fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.map.get(s) {
+        let h = xxh3_64(s.as_bytes());
+        let list = &self.list;
+        if let Some(&i) = self.table.find(h, |&i| &*list[i as usize] == s) {
             return i;
         }
         let i = self.list.len() as u32;
         self.list.push(s.into());
-        self.map.insert(s.into(), i);
+        let list = &self.list;
+        self.table
+            .insert_unique(h, i, |&j| xxh3_64(list[j as usize].as_bytes()));
         i
     }
 }

@@ -468,6 +468,15 @@ impl Builder {
         }
         self.store.origins = origins;
         self.store.origin_ends = ends;
+        // Growth by doubling leaves up to half of each table unused: give it back.
+        let st = &mut self.store;
+        st.fields.shrink_to_fit();
+        st.field_ends.shrink_to_fit();
+        st.derived.shrink_to_fit();
+        st.strings.text.shrink_to_fit();
+        st.strings.ends.shrink_to_fit();
+        st.strings.fold.shrink_to_fit();
+        st.strings.numbers.shrink_to_fit();
         self.store.derive();
         self.store
     }
