@@ -38,6 +38,9 @@ pub struct RuleRecord {
     /// Stable event keys of the deduplicated matched events, sorted, unique.
     pub events: Vec<String>,
     pub partitions: Vec<PartitionCount>,
+    /// The (Channel, EventID) partitions of the corpus its logsource selects (the
+    /// reference of `logsource_correct`).
+    pub logsource_partitions: Vec<sv_sigma::score::PartitionKey>,
 }
 
 /// Choices of the builder (recorded in the manifest's generator map).
@@ -284,6 +287,7 @@ fn task_json(
         "answer": {
             "rule": r.yaml,
             "logsource": r.meta.logsource,
+            "logsource_partitions": r.logsource_partitions,
             "events": r.events,
         },
         "category": category(&r.meta.logsource),
@@ -361,6 +365,7 @@ mod tests {
                 event_id: Some(1),
                 count: events.len() as u64,
             }],
+            logsource_partitions: vec![],
         }
     }
 

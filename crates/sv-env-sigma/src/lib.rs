@@ -6,10 +6,20 @@
 //! leak-free analyst questions, grouping rules into leakage-free splits, building the
 //! versioned dataset, and (with `sv-sigma` and `sv-env`) the prompt, reward and tools.
 
+pub mod adversarial;
 pub mod attack;
+pub mod bench;
+pub mod build;
+pub mod config;
+pub mod corpus;
 pub mod dataset;
+pub mod env;
 pub mod hashing;
 pub mod leakage;
 pub mod meta;
+pub mod prompt;
 pub mod questions;
 pub mod split;
+pub mod tools;
+
+pub use env::{default_dataset_dir, register, SigmaForge};
