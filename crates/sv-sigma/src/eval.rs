@@ -46,6 +46,9 @@ impl Bits {
     fn or(&mut self, o: &Bits) {
         self.0.iter_mut().zip(&o.0).for_each(|(a, b)| *a |= b);
     }
+    fn andnot(&mut self, o: &Bits) {
+        self.0.iter_mut().zip(&o.0).for_each(|(a, b)| *a &= !b);
+    }
     fn not(&mut self, n: usize) {
         self.0.iter_mut().for_each(|a| *a = !*a);
         self.trim(n);
@@ -83,6 +86,79 @@ impl Tri {
         }
         f.not(n);
         f
+    }
+}
+
+/// `and` as tau-engine evaluates it, left to right: the first operand that is not true
+/// decides (false or missing); with Sigma semantics nothing is ever missing and this is a
+/// plain conjunction.
+struct AndAcc {
+    undecided: Bits,
+    missing: Bits,
+    any_missing: bool,
+}
+
+impl AndAcc {
+    fn new(n: usize) -> AndAcc {
+        AndAcc {
+            undecided: Bits::ones(n),
+            missing: Bits::zeros(n),
+            any_missing: false,
+        }
+    }
+    /// Adds an operand; true when the result can no longer change.
+    fn push(&mut self, r: &Tri) -> bool {
+        if let Some(u) = &r.u {
+            let mut x = self.undecided.clone();
+            x.and(u);
+            self.missing.or(&x);
+            self.any_missing = true;
+        }
+        self.undecided.and(&r.t);
+        !self.undecided.any()
+    }
+    fn finish(self) -> Tri {
+        Tri {
+            t: self.undecided,
+            u: self.any_missing.then_some(self.missing),
+        }
+    }
+}
+
+/// `or` as tau-engine evaluates it: true if any operand is true, missing only when every
+/// operand is missing, false otherwise.
+struct OrAcc {
+    t: Bits,
+    all_missing: Option<Bits>,
+    first: bool,
+}
+
+impl OrAcc {
+    fn new(n: usize) -> OrAcc {
+        OrAcc {
+            t: Bits::zeros(n),
+            all_missing: None,
+            first: true,
+        }
+    }
+    fn push(&mut self, r: &Tri) {
+        self.t.or(&r.t);
+        if self.first {
+            self.all_missing = r.u.clone();
+            self.first = false;
+        } else if let Some(m) = &mut self.all_missing {
+            match &r.u {
+                Some(u) => m.and(u),
+                None => self.all_missing = None,
+            }
+        }
+    }
+    fn finish(self) -> Tri {
+        let mut u = self.all_missing;
+        if let Some(m) = &mut u {
+            m.andnot(&self.t);
+        }
+        Tri { t: self.t, u }
     }
 }
 
@@ -216,76 +292,51 @@ fn branch_selects(store: &EventStore, p: &Partition, b: &CBranch) -> bool {
 
 impl Ctx<'_> {
     fn expr(&mut self, e: &CExpr) -> Result<Tri, EvalError> {
-        let n = self.n;
         match e {
             CExpr::Search(i) => self.search(*i),
             CExpr::Not(x) => {
+                // tau: not(missing) is false.
                 let r = self.expr(x)?;
-                Ok(Tri { t: r.f(n), u: r.u })
+                Ok(Tri {
+                    t: r.f(self.n),
+                    u: None,
+                })
             }
             CExpr::And(xs) => {
-                let mut t = Bits::ones(n);
-                let mut f = Bits::zeros(n);
-                let mut any_u = false;
+                let mut acc = AndAcc::new(self.n);
                 for x in xs {
                     let r = self.expr(x)?;
-                    f.or(&r.f(n));
-                    any_u |= r.u.is_some();
-                    t.and(&r.t);
-                    if !t.any() && !any_u {
-                        // Sigma fast path: nothing can become true.
-                        return Ok(Tri { t, u: None });
+                    if acc.push(&r) {
+                        break;
                     }
                 }
-                Ok(self.tri(t, f, any_u))
+                Ok(acc.finish())
             }
             CExpr::Or(xs) => {
-                let mut t = Bits::zeros(n);
-                let mut f = Bits::ones(n);
-                let mut any_u = false;
+                let mut acc = OrAcc::new(self.n);
                 for x in xs {
                     let r = self.expr(x)?;
-                    t.or(&r.t);
-                    f.and(&r.f(n));
-                    any_u |= r.u.is_some();
+                    acc.push(&r);
                 }
-                Ok(self.tri(t, f, any_u))
+                Ok(acc.finish())
             }
         }
-    }
-
-    fn tri(&self, t: Bits, f: Bits, any_u: bool) -> Tri {
-        if !any_u {
-            return Tri { t, u: None };
-        }
-        let mut u = t.clone();
-        u.or(&f);
-        u.not(self.n);
-        Tri { t, u: Some(u) }
     }
 
     fn search(&mut self, i: usize) -> Result<Tri, EvalError> {
         let rule = self.rule;
-        let n = self.n;
-        let groups = &rule.searches[i].groups;
-        let mut t = Bits::zeros(n);
-        let mut f = Bits::ones(n);
-        let mut any_u = false;
-        for g in groups {
-            let mut gt = Bits::ones(n);
-            let mut gf = Bits::zeros(n);
-            let mut gu = false;
+        let mut or = OrAcc::new(self.n);
+        for g in &rule.searches[i].groups {
+            let mut and = AndAcc::new(self.n);
             for &mi in g {
                 let r = self.matcher_cached(mi)?;
-                gf.or(&r.f(n));
-                gu |= r.u.is_some();
-                gt.and(&r.t);
+                if and.push(&r) {
+                    break;
+                }
             }
-            t.or(&gt);
-            f.and(&gf);
-            any_u |= gu;
+            or.push(&and.finish());
         }
-        Ok(self.tri(t, f, any_u))
+        Ok(or.finish())
     }
 
     fn matcher_cached(&mut self, mi: usize) -> Result<Tri, EvalError> {
@@ -349,8 +400,9 @@ impl Ctx<'_> {
         let key = self.key(field);
         let col = key.and_then(|k| part.column(k));
         let miss_val = m.match_missing(sem);
+        let sem_missing = sem;
         let Some(col) = col else {
-            return Ok(missing_all(n, miss_val, sem));
+            return Ok(missing_all(n, miss_val, sem_missing));
         };
         let multi = key.is_some_and(|k| part.is_multi_valued(k));
         let fieldref = m.has_fieldref();

@@ -202,7 +202,8 @@ impl FieldMatcher {
         };
         match semantics {
             Semantics::Sigma => r != self.neq,
-            Semantics::Chainsaw => r && !self.neq,
+            // tau's null pattern only matches a present null value.
+            Semantics::Chainsaw => false,
         }
     }
 
@@ -469,6 +470,10 @@ pub fn compile_field(
                     tests.push(vec![Test::Null]);
                     continue;
                 };
+                if semantics == Semantics::Chainsaw {
+                    tests.push(chainsaw_group(&raw, &text, &has));
+                    continue;
+                }
                 let mut items = vec![Item::Str(SigStr::parse(&text))];
                 let mut group = Vec::new();
                 for m in &mods {
@@ -771,4 +776,81 @@ fn apply(
 /// Folds a value for case-insensitive comparison (re-exported for evaluators).
 pub fn fold_value(s: &str) -> String {
     fold(s)
+}
+
+/// Chainsaw 2.16.4's conversion of a string value into a tau pattern (`parse_identifier`
+/// in its `rule/sigma.rs`), reproduced: backslashes are never unescaped; `base64` /
+/// `base64offset` encode first; then the first of `contains`, `endswith`, `startswith`
+/// gives a case-insensitive contains/ends/starts match of the literal text; a plain value
+/// is case-insensitive equality, or contains/ends/starts when it begins/ends with `*`;
+/// a plain value with an inner `*` or `?` becomes a regex whose wildcards stay escaped,
+/// i.e. a case-sensitive, unanchored search for the literal text.
+fn chainsaw_group(raw: &RawValue, text: &str, has: &dyn Fn(&str) -> bool) -> Vec<Test> {
+    let typed = Some(matches!(raw, RawValue::Int(_) | RawValue::Float(_)));
+    let mut texts = vec![text.to_string()];
+    if has("base64") {
+        texts = vec![base64::engine::general_purpose::STANDARD.encode(text)];
+    } else if has("base64offset") {
+        texts = (0..3usize)
+            .map(|i| {
+                let value = format!("{}{}", " ".repeat(i), text);
+                let enc = base64::engine::general_purpose::STANDARD.encode(&value);
+                let start = [0usize, 2, 3][i];
+                let end = enc.len().saturating_sub([0usize, 3, 2][value.len() % 3]);
+                enc.get(start..end).unwrap_or("").to_string()
+            })
+            .collect();
+    }
+    let lit = |s: &str, cased: bool, kind: u8| -> Test {
+        let v = if cased { s.to_string() } else { fold(s) };
+        let m = match kind {
+            0 => StrMatch::Eq(v),
+            1 => StrMatch::Contains(Box::new(
+                memchr::memmem::Finder::new(v.as_bytes()).into_owned(),
+            )),
+            2 => StrMatch::Ends(v),
+            _ => StrMatch::Starts(v),
+        };
+        Test::Str {
+            m,
+            cased,
+            num: None,
+            typed,
+        }
+    };
+    texts
+        .iter()
+        .map(|s| {
+            if has("contains") {
+                lit(s, false, 1)
+            } else if has("endswith") {
+                lit(s, false, 2)
+            } else if has("startswith") {
+                lit(s, false, 3)
+            } else {
+                let (mut a, mut b) = (0, s.len());
+                if s.len() > 1 {
+                    if s.starts_with('*') {
+                        a += 1;
+                    }
+                    if s.ends_with('*') && b > a {
+                        b -= 1;
+                    }
+                    if s[a..b].contains('*') || s[a..b].contains('?') {
+                        return lit(s, true, 1);
+                    }
+                }
+                match (
+                    s.len() > 1 && s.starts_with('*'),
+                    s.len() > 1 && s.ends_with('*'),
+                ) {
+                    (true, true) => lit(&s[1..s.len() - 1], false, 1),
+                    (true, false) => lit(&s[1..], false, 2),
+                    (false, true) => lit(&s[..s.len() - 1], false, 3),
+                    _ if s == "*" => lit("", false, 1),
+                    _ => lit(s, false, 0),
+                }
+            }
+        })
+        .collect()
 }
