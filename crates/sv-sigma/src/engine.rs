@@ -276,13 +276,21 @@ impl Engine {
             for g in &s.groups {
                 let mut idx = Vec::new();
                 for spec in g {
-                    let m = compile_field(
+                    let mut m = compile_field(
                         spec,
                         sem,
                         self.config.placeholders.as_ref(),
                         limits,
                         &mut budget,
                     )?;
+                    if sem == Semantics::Chainsaw
+                        && spec
+                            .field
+                            .as_ref()
+                            .is_some_and(|f| self.logsources.chainsaw_int_casts.contains(f))
+                    {
+                        int_cast(&mut m);
+                    }
                     idx.push(matchers.len());
                     matchers.push(m);
                 }
@@ -503,4 +511,21 @@ fn resolve(c: &Cond, names: &[&str]) -> Result<CExpr, RuleError> {
             }
         }
     })
+}
+
+/// Chainsaw's `int(field)` cast: the value's text parsed as an integer equals the pattern.
+fn int_cast(m: &mut FieldMatcher) {
+    for t in m.groups.iter_mut().flatten() {
+        if let crate::matcher::Test::Str {
+            typed, num, m: sm, ..
+        } = t
+        {
+            if *typed == Some(true) {
+                *typed = None;
+                if let crate::pattern::StrMatch::Eq(s) = sm {
+                    *num = s.parse::<f64>().ok();
+                }
+            }
+        }
+    }
 }

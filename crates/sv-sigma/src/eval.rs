@@ -13,7 +13,7 @@ use crate::Semantics;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::time::Instant;
-use sv_events::{EventIdx, EventStore, Partition, Sym, Value};
+use sv_events::{EventIdx, EventStore, Partition, Sym, Value, ValueKind};
 
 /// A fixed-size row bitset.
 #[derive(Clone, Debug)]
@@ -209,6 +209,7 @@ fn val<'s>(store: &'s EventStore, v: Value) -> Val<'s> {
         folded: st.folded(v.sym),
         number: st.number(v.sym),
         is_number: v.kind.is_number(),
+        is_string: matches!(v.kind, ValueKind::Str | ValueKind::Null),
     }
 }
 

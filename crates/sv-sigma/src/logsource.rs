@@ -58,6 +58,8 @@ pub struct LogsourceMap {
     chainsaw_pre: Vec<Precondition>,
     /// Chainsaw's `fields`: rule field → event field (only these resolve in Chainsaw).
     pub(crate) chainsaw_fields: Vec<(String, String)>,
+    /// Chainsaw fields mapped through `int(...)`: compared as integers whatever their type.
+    pub(crate) chainsaw_int_casts: Vec<String>,
     /// Rule titles Chainsaw's mapping excludes.
     pub(crate) chainsaw_exclusions: Vec<String>,
 }
@@ -213,6 +215,9 @@ impl LogsourceMap {
                         ) else {
                             continue;
                         };
+                        if to.starts_with("int(") {
+                            self.chainsaw_int_casts.push(from.to_string());
+                        }
                         self.chainsaw_fields
                             .push((from.to_string(), chainsaw_target(to)));
                     }

@@ -37,6 +37,8 @@ pub struct Val<'a> {
     pub number: Option<f64>,
     /// The value was a number in the event (not a string) — only Chainsaw semantics cares.
     pub is_number: bool,
+    /// The value was a JSON string (Chainsaw's tau matches string patterns only on strings).
+    pub is_string: bool,
 }
 
 /// How a `fieldref` compares.
@@ -90,10 +92,10 @@ impl Test {
                 num,
                 typed,
             } => {
-                if let Some(want_num) = typed {
-                    if *want_num != v.is_number {
-                        return false;
-                    }
+                match typed {
+                    Some(true) if !v.is_number => return false,
+                    Some(false) if !v.is_string => return false,
+                    _ => {}
                 }
                 let s = if *cased { v.raw } else { v.folded };
                 if m.is_match(s) {
