@@ -210,6 +210,7 @@ fn val<'s>(store: &'s EventStore, v: Value) -> Val<'s> {
         number: st.number(v.sym),
         is_number: v.kind.is_number(),
         is_string: matches!(v.kind, ValueKind::Str | ValueKind::Null),
+        is_null: v.kind == ValueKind::Null,
     }
 }
 

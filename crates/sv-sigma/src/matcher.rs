@@ -39,6 +39,8 @@ pub struct Val<'a> {
     pub is_number: bool,
     /// The value was a JSON string (Chainsaw's tau matches string patterns only on strings).
     pub is_string: bool,
+    /// The value was JSON `null` (an element without content).
+    pub is_null: bool,
 }
 
 /// How a `fieldref` compares.
@@ -71,6 +73,8 @@ pub enum Test {
     Cidr(ipnet::IpNet),
     /// `null`: the field is absent or empty.
     Null,
+    /// Chainsaw's `null`: only a JSON `null` value.
+    NullStrict,
     /// `exists: true/false`.
     Exists(bool),
     /// `fieldref`: equal (or starts/ends/contains) to another field of the same event.
@@ -142,6 +146,7 @@ impl Test {
                 }
             },
             Test::Null => v.raw.is_empty(),
+            Test::NullStrict => v.is_null,
             Test::Exists(b) => *b,
             Test::FieldRef { .. } => false,
         }
@@ -469,7 +474,11 @@ pub fn compile_field(
             for (raw, text) in texts {
                 let Some(text) = text else {
                     // null
-                    tests.push(vec![Test::Null]);
+                    tests.push(vec![if semantics == Semantics::Chainsaw {
+                        Test::NullStrict
+                    } else {
+                        Test::Null
+                    }]);
                     continue;
                 };
                 if semantics == Semantics::Chainsaw {

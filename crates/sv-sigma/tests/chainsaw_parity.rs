@@ -112,8 +112,14 @@ fn chainsaw_semantics_against_chainsaw_output() {
             println!("THEIRS {:?}", r);
         }
     }
+    assert!(only_ours
+        .iter()
+        .all(|r| r.0 == "8eef149c-bd26-49f2-9e5a-9b00e3af499b"));
     assert_eq!((both, only_ours.len(), only_theirs.len()), PINNED);
 }
 
-// (both, only ours, only Chainsaw): 5,647 of Chainsaw's 5,648 rows reproduced.
-const PINNED: (usize, usize, usize) = (5647, 44, 1);
+// (both, only ours, only Chainsaw): every one of Chainsaw's 5,648 rows reproduced; the 43 extra rows are all
+// rule 8eef149c (Pass the Hash Activity 2): the raw records hold `LogonProcessName` =
+// "NtLmSsp " (trailing space), which the pinned evtx parser renders trimmed, so the
+// rule's exact 'NtLmSsp' matches here but not in Chainsaw's parser (docs/sigma.md).
+const PINNED: (usize, usize, usize) = (5648, 43, 0);
