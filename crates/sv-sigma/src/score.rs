@@ -346,6 +346,61 @@ mod tests {
         assert!((r.f1 - 4.0 / 7.0).abs() < 1e-12);
     }
 
+    fn store() -> EventStore {
+        let ev = |id: u64, ch: &str, eid: u32, cmd: &str| {
+            serde_json::json!({"Event": {"System": {"Channel": ch, "EventID": eid, "EventRecordID": id},
+                "EventData": {"CommandLine": cmd, "Image": "C:\\x.exe"}}})
+        };
+        EventStore::from_json_events([
+            ev(1, "Microsoft-Windows-Sysmon/Operational", 1, "whoami /all"),
+            ev(2, "Microsoft-Windows-Sysmon/Operational", 1, "net user"),
+            ev(3, "Microsoft-Windows-Sysmon/Operational", 1, "whoami"),
+            ev(4, "Microsoft-Windows-Sysmon/Operational", 3, "whoami"),
+        ])
+        .unwrap()
+    }
+
+    fn rule(logsource: &str, value: &str) -> String {
+        format!(
+            "title: t\nlogsource: {{product: windows, {logsource}}}\ndetection:\n  sel:\n    CommandLine|contains: '{value}'\n  condition: sel\n"
+        )
+    }
+
+    #[test]
+    fn scorer_end_to_end_on_a_small_store() {
+        let store = store();
+        let engine = Engine::new(crate::EngineConfig::default()).unwrap();
+        let scorer = Scorer::new(&store, &engine);
+        let reference = rule("category: process_creation", "whoami");
+        let r = scorer.score(&reference, &reference);
+        assert_eq!(
+            (r.yaml_valid, r.logsource_correct, r.iou),
+            (true, true, 1.0)
+        );
+        assert_eq!(r.reference_matches, 2);
+        let r = scorer.score(&rule("category: process_creation", "/all"), &reference);
+        assert_eq!(
+            (r.candidate_matches, r.intersection, r.iou, r.recall),
+            (1, 1, 0.5, 0.5)
+        );
+        let r = scorer.score(&rule("category: network_connection", "whoami"), &reference);
+        assert_eq!(
+            (r.yaml_valid, r.logsource_correct, r.candidate_matches),
+            (true, false, 1)
+        );
+        let r = scorer.score("title: [", &reference);
+        assert!(
+            !r.yaml_valid && r.errors[0].starts_with("candidate: "),
+            "{r:?}"
+        );
+        let r = scorer.score(&reference, "nope: [");
+        assert!(r.errors[0].starts_with("reference: "), "{r:?}");
+        // The cached answer equals a fresh one.
+        let answer = scorer.reference(&reference).unwrap();
+        assert_eq!(answer.matches.iter().collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(scorer.score_against(&reference, &answer).iou, 1.0);
+    }
+
     #[test]
     fn empty_sets_score_zero_not_nan() {
         let mut r = ScoreReport::default();
