@@ -75,6 +75,11 @@ pub enum Test {
     Null,
     /// Chainsaw's `null`: only a JSON `null` value.
     NullStrict,
+    /// Many `contains` literals of one OR list, searched at once (Aho-Corasick).
+    ContainsAny {
+        ac: Box<aho_corasick::AhoCorasick>,
+        cased: bool,
+    },
     /// `exists: true/false`.
     Exists(bool),
     /// `fieldref`: equal (or starts/ends/contains) to another field of the same event.
@@ -147,6 +152,7 @@ impl Test {
             },
             Test::Null => v.raw.is_empty(),
             Test::NullStrict => v.is_null,
+            Test::ContainsAny { ac, cased } => ac.is_match(if *cased { v.raw } else { v.folded }),
             Test::Exists(b) => *b,
             Test::FieldRef { .. } => false,
         }
@@ -535,6 +541,7 @@ pub fn compile_field(
         )
         .at(spec.pos));
     }
+    let tests = if all { tests } else { merge_contains(tests) };
     Ok(FieldMatcher {
         field: spec.field.clone(),
         groups: tests,
@@ -864,4 +871,69 @@ fn chainsaw_group(raw: &RawValue, text: &str, has: &dyn Fn(&str) -> bool) -> Vec
             }
         })
         .collect()
+}
+
+/// Replaces the plain `contains` tests of an OR list (8 or more, same case mode, no numeric
+/// or type condition) by one Aho-Corasick automaton; the result is the same set of matches.
+fn merge_contains(groups: Vec<Vec<Test>>) -> Vec<Vec<Test>> {
+    let mut pats: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+    let mut count = [0usize; 2];
+    for t in groups.iter().flatten() {
+        if let Test::Str {
+            m: StrMatch::Contains(_),
+            cased,
+            num: None,
+            typed: None,
+        } = t
+        {
+            count[*cased as usize] += 1;
+        }
+    }
+    if count[0] < 8 && count[1] < 8 {
+        return groups;
+    }
+    let mut rest = Vec::new();
+    for g in groups {
+        let mut keep = Vec::new();
+        for t in g {
+            match &t {
+                Test::Str {
+                    m: StrMatch::Contains(f),
+                    cased,
+                    num: None,
+                    typed: None,
+                } if count[*cased as usize] >= 8 => {
+                    pats[*cased as usize].push(f.needle().to_vec());
+                }
+                _ => keep.push(t),
+            }
+        }
+        if !keep.is_empty() {
+            rest.push(keep);
+        }
+    }
+    for (i, p) in pats.into_iter().enumerate() {
+        if p.is_empty() {
+            continue;
+        }
+        match aho_corasick::AhoCorasick::new(&p) {
+            Ok(ac) => rest.push(vec![Test::ContainsAny {
+                ac: Box::new(ac),
+                cased: i == 1,
+            }]),
+            Err(_) => {
+                // Fall back to one test per literal (cannot happen for sizes within limits).
+                for needle in p {
+                    let f = memchr::memmem::Finder::new(&needle).into_owned();
+                    rest.push(vec![Test::Str {
+                        m: StrMatch::Contains(Box::new(f)),
+                        cased: i == 1,
+                        num: None,
+                        typed: None,
+                    }]);
+                }
+            }
+        }
+    }
+    rest
 }

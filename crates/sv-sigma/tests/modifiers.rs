@@ -543,3 +543,28 @@ fn errors_carry_positions() {
     assert_eq!(e.kind, ErrorKind::Yaml);
     assert!(e.line.is_some());
 }
+
+#[test]
+fn long_contains_lists_use_one_automaton_with_same_results() {
+    let ev = [
+        cmd("AAA needle7 zzz"),
+        cmd("nothing"),
+        cmd("x NEEDLE0"),
+        cmd("needle99"),
+    ];
+    let list: String = (0..12).map(|i| format!("      - 'needle{i}'\n")).collect();
+    assert_eq!(
+        hits(
+            &format!("  s:\n    CommandLine|contains:\n{list}  condition: s"),
+            &ev
+        ),
+        [1, 3, 4]
+    );
+    assert_eq!(
+        hits(
+            &format!("  s:\n    CommandLine|contains|cased:\n{list}  condition: s"),
+            &ev
+        ),
+        [1, 4]
+    );
+}
