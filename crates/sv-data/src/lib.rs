@@ -4,6 +4,13 @@
 //! `../shared/data` beside the repository (the layout of this project's workplace and
 //! CI), then the user's data directory that `sv data pull` fills. Data is always read in
 //! place: nothing here copies it.
+//!
+//! [`manifest`] is the list of every data set file with its sha256 and public upstream,
+//! kept in the repository; [`pull`] fetches and verifies files for `sv data pull`.
+
+pub mod manifest;
+#[cfg(feature = "pull")]
+pub mod pull;
 
 use std::path::{Path, PathBuf};
 
