@@ -7,6 +7,7 @@
 //! with `sv report`; it is specified in `docs/harness.md` and implemented in [`rundir`].
 
 pub mod agent;
+pub mod bench;
 pub mod error;
 pub mod progress;
 pub mod rundir;
