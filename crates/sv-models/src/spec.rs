@@ -4,6 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::ResponseCache;
+use crate::cached::Cached;
+use crate::embedded::{weights, EmbeddedModel};
+use crate::openai::OpenAiClient;
 use crate::types::{ChatModel, ModelError};
 
 /// Which model to talk to.
@@ -116,10 +120,32 @@ impl Default for ClientConfig {
 }
 
 /// Builds a client for `spec`. The embedded model loads its weights here (about a
-/// second), so build once and share the `Arc`.
+/// second), so build once and share the `Arc`. With `cache_dir` set, the client answers
+/// repeated requests from the on-disk cache.
 pub fn build(spec: &ModelSpec, config: &ClientConfig) -> Result<Arc<dyn ChatModel>, ModelError> {
-    let _ = (spec, config);
-    Err(ModelError::Embedded("model clients are being built".into()))
+    let (inner, identity): (Arc<dyn ChatModel>, String) = match spec {
+        ModelSpec::Embedded => {
+            let m =
+                EmbeddedModel::load(config.embedded_weights.as_deref(), config.embedded_parallel)?;
+            // Answers also depend on the inference code: bump with candle or this crate.
+            let id = format!(
+                "{}#{}#candle-0.11.1#sv-models-{}",
+                m.name(),
+                &weights::GGUF_SHA256[..16],
+                env!("CARGO_PKG_VERSION")
+            );
+            (Arc::new(m), id)
+        }
+        ModelSpec::OpenAi { model, base_url } => {
+            let c = OpenAiClient::new(model, base_url, config)?;
+            let id = c.name().to_string();
+            (Arc::new(c), id)
+        }
+    };
+    Ok(match &config.cache_dir {
+        Some(dir) => Arc::new(Cached::new(inner, ResponseCache::new(dir), identity)),
+        None => inner,
+    })
 }
 
 #[cfg(test)]

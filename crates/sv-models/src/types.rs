@@ -148,3 +148,31 @@ pub trait ChatModel: Send + Sync {
     fn name(&self) -> &str;
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ModelError>;
 }
+
+/// Most choices one request may ask for.
+pub const MAX_N: u32 = 128;
+
+/// Checks a request before any work is done.
+pub(crate) fn validate(req: &ChatRequest) -> Result<(), ModelError> {
+    let s = &req.sampling;
+    let bad = |m: String| Err(ModelError::InvalidRequest(m));
+    if req.messages.is_empty() {
+        return bad("no messages".into());
+    }
+    if s.n == 0 || s.n > MAX_N {
+        return bad(format!("n must be in 1..={MAX_N}, got {}", s.n));
+    }
+    if s.max_tokens == 0 {
+        return bad("max_tokens must be at least 1".into());
+    }
+    if !(s.temperature.is_finite() && s.temperature >= 0.0) {
+        return bad(format!("temperature must be >= 0, got {}", s.temperature));
+    }
+    if !(s.top_p > 0.0 && s.top_p <= 1.0) {
+        return bad(format!("top_p must be in (0, 1], got {}", s.top_p));
+    }
+    if s.stop.iter().any(String::is_empty) {
+        return bad("stop strings must not be empty".into());
+    }
+    Ok(())
+}
