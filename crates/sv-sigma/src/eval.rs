@@ -200,6 +200,50 @@ struct Ctx<'a> {
     n: usize,
     budget: Budget,
     cache: HashMap<usize, Tri>,
+    memos: Memos,
+}
+
+/// Per-matcher answers for distinct values, kept for the whole evaluation of a rule (all
+/// partitions): a dense table indexed by interned symbol, 2 bits per value class
+/// (0 = not yet tested, 1 = no match, 2 = match). A test's answer depends only on the
+/// value's symbol and class ([`val`]), so it is computed once per rule evaluation
+/// instead of once per partition, and the lookup is an array index, not a hash.
+#[derive(Default)]
+struct Memos(HashMap<usize, Vec<u8>>);
+
+impl Memos {
+    fn table(&mut self, m: &FieldMatcher, n_strings: usize) -> &mut Vec<u8> {
+        self.0
+            .entry(m as *const FieldMatcher as usize)
+            .or_insert_with(|| vec![0; n_strings])
+    }
+}
+
+/// The value class that [`val`] distinguishes (number, string, null, other).
+#[inline]
+fn class(kind: ValueKind) -> u32 {
+    match kind {
+        ValueKind::Str => 0,
+        ValueKind::Null => 1,
+        k if k.is_number() => 2,
+        _ => 3,
+    }
+}
+
+#[inline]
+fn memo_get(table: &[u8], v: Value) -> Option<bool> {
+    let c = table.get(v.sym.0 as usize)? >> (2 * class(v.kind)) & 3;
+    match c {
+        0 => None,
+        c => Some(c == 2),
+    }
+}
+
+#[inline]
+fn memo_set(table: &mut [u8], v: Value, r: bool) {
+    if let Some(x) = table.get_mut(v.sym.0 as usize) {
+        *x |= (1 + r as u8) << (2 * class(v.kind));
+    }
 }
 
 fn val<'s>(store: &'s EventStore, v: Value) -> Val<'s> {
@@ -238,6 +282,7 @@ impl CompiledRule {
     fn run(&self, store: &EventStore, logsource_only: bool) -> Result<RoaringBitmap, EvalError> {
         let mut out = RoaringBitmap::new();
         let mut budget = Budget::new(self.limits.max_eval_steps, self.limits.max_eval_ms);
+        let mut memos = Memos::default();
         for part in store.partitions() {
             for b in &self.branches {
                 if !branch_selects(store, part, b) {
@@ -252,6 +297,7 @@ impl CompiledRule {
                     n,
                     budget,
                     cache: HashMap::new(),
+                    memos,
                 };
                 let mut base = Bits::ones(n);
                 for m in &b.extra {
@@ -269,6 +315,7 @@ impl CompiledRule {
                     }
                 }
                 budget = ctx.budget;
+                memos = ctx.memos;
             }
         }
         Ok(out)
@@ -375,16 +422,16 @@ impl Ctx<'_> {
         let mut missing = Bits::zeros(n);
         let Some(field) = &m.field else {
             // Keyword search: any value of the event.
-            let mut memo: HashMap<Sym, bool> = HashMap::new();
+            let memo = self.memos.table(m, store.strings().len());
             for (row, ev) in ids.iter().enumerate() {
                 let mut hit = false;
                 for (_, v) in store.fields(*ev) {
-                    let r = match memo.get(&v.sym) {
-                        Some(r) => *r,
+                    let r = match memo_get(memo, *v) {
+                        Some(r) => r,
                         None => {
                             self.budget.step()?;
                             let r = m.match_value(&val(store, *v));
-                            memo.insert(v.sym, r);
+                            memo_set(memo, *v, r);
                             r
                         }
                     };
@@ -408,7 +455,7 @@ impl Ctx<'_> {
         };
         let multi = key.is_some_and(|k| part.is_multi_valued(k));
         let fieldref = m.has_fieldref();
-        let mut memo: HashMap<(Sym, bool), bool> = HashMap::new();
+        let n_strings = store.strings().len();
         for (row, cell) in col.iter().enumerate() {
             let Some(v) = cell else {
                 missing.set(row);
@@ -428,13 +475,13 @@ impl Ctx<'_> {
                 }
                 hit
             } else {
-                let k = (v.sym, v.kind.is_number());
-                match memo.get(&k) {
-                    Some(r) => *r,
+                let memo = self.memos.table(m, n_strings);
+                match memo_get(memo, *v) {
+                    Some(r) => r,
                     None => {
                         self.budget.step()?;
                         let r = m.match_value(&val(store, *v));
-                        memo.insert(k, r);
+                        memo_set(memo, *v, r);
                         r
                     }
                 }
