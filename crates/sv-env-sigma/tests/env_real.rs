@@ -92,8 +92,8 @@ fn dataset_counts_splits_and_leakage() {
     );
 }
 
-const EXPECTED_TASKS: usize = 503;
-const EXPECTED_SPLITS: [usize; 3] = [392, 42, 69];
+const EXPECTED_TASKS: usize = 504;
+const EXPECTED_SPLITS: [usize; 3] = [393, 42, 69];
 
 #[test]
 fn rebuild_is_byte_identical() {
