@@ -24,30 +24,8 @@ pub fn stable_u64(parts: &[&str]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// SplitMix64: a tiny, fully specified generator, so a seed gives the same choices
-/// everywhere (a crate's RNG could change its stream between versions).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform-enough index below `n` (`n` > 0; returns 0 for `n` == 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return 0;
-        }
-        (self.next_u64() % n as u64) as usize
-    }
-}
+/// The seeded generator shared with the harness baselines: same stream everywhere.
+pub use sv_env::rng::SplitMix64;
 
 #[cfg(test)]
 mod tests {
