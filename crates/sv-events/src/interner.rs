@@ -69,6 +69,13 @@ impl Interner {
             .map(|&i| Sym(i))
     }
 
+    /// Every string back to back, and the end offset of each (string `i` spans
+    /// `ends[i-1]..ends[i]`, the first starts at 0). For scanning all strings in one pass
+    /// (a keyword search runs one automaton over the arena instead of one call per value).
+    pub fn arena(&self) -> (&str, &[u32]) {
+        (&self.text, &self.ends)
+    }
+
     /// The number of interned strings (folded forms included).
     pub fn len(&self) -> usize {
         self.ends.len()

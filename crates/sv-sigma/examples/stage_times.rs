@@ -24,7 +24,11 @@ fn main() {
         let text = std::fs::read_to_string(&path).expect("read");
         let (mut c, mut e, mut y) = (Vec::new(), Vec::new(), Vec::new());
         let mut n = 0;
-        for _ in 0..8 {
+        let reps: usize = std::env::var("SV_REPS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(8);
+        for _ in 0..reps {
             let t = Instant::now();
             let docs = sv_sigma::yaml::load_documents(&text, &engine.config.limits);
             std::hint::black_box(docs.is_ok());

@@ -8,6 +8,7 @@
 
 use crate::engine::{CBranch, CExpr, CompiledRule};
 use crate::error::EvalError;
+use crate::keyword_scan::{self, SymSet};
 use crate::matcher::{FieldMatcher, RefKind, Test, Val};
 use crate::Semantics;
 use roaring::RoaringBitmap;
@@ -201,6 +202,8 @@ struct Ctx<'a> {
     budget: Budget,
     cache: HashMap<usize, Tri>,
     memos: Memos,
+    /// Keyword searches use the arena scan (see [`prefer_arena_scan`]).
+    arena_scan: bool,
 }
 
 /// Per-matcher answers for distinct values, kept for the whole evaluation of a rule (all
@@ -208,15 +211,37 @@ struct Ctx<'a> {
 /// (0 = not yet tested, 1 = no match, 2 = match). A test's answer depends only on the
 /// value's symbol and class ([`val`]), so it is computed once per rule evaluation
 /// instead of once per partition, and the lookup is an array index, not a hash.
+///
+/// Keyword searches over most of the store are answered instead by one scan of the
+/// string arena per matcher ([`crate::keyword_scan`]), also kept for the whole evaluation.
 #[derive(Default)]
-struct Memos(HashMap<usize, Vec<u8>>);
+struct Memos {
+    values: HashMap<usize, Vec<u8>>,
+    scans: HashMap<usize, Option<SymSet>>,
+}
 
 impl Memos {
     fn table(&mut self, m: &FieldMatcher, n_strings: usize) -> &mut Vec<u8> {
-        self.0
+        self.values
             .entry(m as *const FieldMatcher as usize)
             .or_insert_with(|| vec![0; n_strings])
     }
+
+    fn keyword_hits(&mut self, m: &FieldMatcher, store: &EventStore) -> Option<&SymSet> {
+        self.scans
+            .entry(m as *const FieldMatcher as usize)
+            .or_insert_with(|| keyword_scan::folded_substring_hits(store.strings().arena(), m))
+            .as_ref()
+    }
+}
+
+/// True when a keyword search over these partitions is cheaper as one scan of the whole
+/// string arena than as one test per distinct value. Measured on the shared corpus: a
+/// per-value automaton call costs about as much as scanning 125 bytes of arena, and
+/// partitions hold roughly one distinct value per 4 (row, key) cells.
+fn prefer_arena_scan(store: &EventStore, parts: &[&Partition]) -> bool {
+    let cells: usize = parts.iter().map(|p| p.len() * p.keys().len()).sum();
+    cells * 32 >= store.strings().arena().0.len()
 }
 
 /// The value class that [`val`] distinguishes (number, string, null, other).
@@ -283,6 +308,8 @@ impl CompiledRule {
         let mut out = RoaringBitmap::new();
         let mut budget = Budget::new(self.limits.max_eval_steps, self.limits.max_eval_ms);
         let mut memos = Memos::default();
+        let arena_scan = self.matchers.iter().any(|m| m.field.is_none())
+            && prefer_arena_scan(store, &self.partitions(store));
         for part in store.partitions() {
             for b in &self.branches {
                 if !branch_selects(store, part, b) {
@@ -298,6 +325,7 @@ impl CompiledRule {
                     budget,
                     cache: HashMap::new(),
                     memos,
+                    arena_scan,
                 };
                 let mut base = Bits::ones(n);
                 for m in &b.extra {
@@ -422,6 +450,21 @@ impl Ctx<'_> {
         let mut missing = Bits::zeros(n);
         let Some(field) = &m.field else {
             // Keyword search: any value of the event.
+            if self.arena_scan {
+                if let Some(hits) = self.memos.keyword_hits(m, store) {
+                    let st = store.strings();
+                    for (row, ev) in ids.iter().enumerate() {
+                        let hit = store
+                            .fields(*ev)
+                            .iter()
+                            .any(|(_, v)| hits.contains(st.folded_sym(v.sym).0) != m.neq);
+                        if hit {
+                            t.set(row);
+                        }
+                    }
+                    return Ok(Tri { t, u: None });
+                }
+            }
             let memo = self.memos.table(m, store.strings().len());
             for (row, ev) in ids.iter().enumerate() {
                 let mut hit = false;

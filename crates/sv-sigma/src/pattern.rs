@@ -7,6 +7,7 @@
 //! literal star, and `\\` or `\\\\` give one or two plain backslashes.
 
 use crate::error::{ErrorKind, RuleError};
+use crate::glob::{Anchor, Glob};
 
 /// One piece of a Sigma string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +205,8 @@ pub enum StrMatch {
     Ends(String),
     Contains(Box<memchr::memmem::Finder<'static>>),
     Any,
+    /// `?` or windash positions, no inner `*` (see [`crate::glob`]).
+    Glob(Box<Glob>),
     Regex(regex::Regex),
 }
 
@@ -229,7 +232,29 @@ impl StrMatch {
             }
             _ => {}
         }
-        let mut re = String::from("(?s)^");
+        let star_first = matches!(p.first(), Some(Piece::Star));
+        let star_last = p.len() > 1 && matches!(p.last(), Some(Piece::Star));
+        let inner = &p[star_first as usize..p.len() - star_last as usize];
+        let anchor = match (star_first, star_last) {
+            (false, false) => Anchor::Exact,
+            (false, true) => Anchor::Start,
+            (true, false) => Anchor::End,
+            (true, true) => Anchor::Anywhere,
+        };
+        if let Some(g) = Glob::new(inner, anchor) {
+            return Ok(StrMatch::Glob(Box::new(g)));
+        }
+        // Unanchored at an edge that is a `*`: `^.*x` forces the engine to scan from
+        // the start of every value, while a bare `x` lets it jump to literal candidates.
+        let (head, p): (&str, &[Piece]) = match p.split_first() {
+            Some((Piece::Star, rest)) => ("", rest),
+            _ => ("^", p.as_slice()),
+        };
+        let (tail, p): (&str, &[Piece]) = match p.split_last() {
+            Some((Piece::Star, rest)) => ("", rest),
+            _ => ("$", p),
+        };
+        let mut re = format!("(?s){head}");
         for piece in p {
             match piece {
                 Piece::Lit(l) => re.push_str(&regex::escape(l)),
@@ -238,7 +263,7 @@ impl StrMatch {
                 Piece::Dash => re.push_str("[-/\u{2013}\u{2014}\u{2015}]"),
             }
         }
-        re.push('$');
+        re.push_str(tail);
         regex::RegexBuilder::new(&re)
             .size_limit(regex_size)
             .build()
@@ -256,6 +281,7 @@ impl StrMatch {
             StrMatch::Ends(s) => v.ends_with(s.as_str()),
             StrMatch::Contains(f) => f.find(v.as_bytes()).is_some(),
             StrMatch::Any => true,
+            StrMatch::Glob(g) => g.is_match(v),
             StrMatch::Regex(r) => r.is_match(v),
         }
     }
