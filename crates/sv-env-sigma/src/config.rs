@@ -32,6 +32,11 @@ pub struct SigmaParams {
     /// id's hash) or a persona name (`soc_analyst`, `threat_hunter`,
     /// `incident_responder`, `detection_engineer`, `ciso`).
     pub question: String,
+    /// How much of the environment the prompt describes: `full` (default: every channel
+    /// with its event ids and counts, the field names of every logsource) or `compact`
+    /// (channel totals, the field names of categories only; ~4x fewer tokens, for
+    /// small-context models such as the embedded one).
+    pub context: String,
     /// Longest completion read, in bytes (default 1 MiB); larger ones score 0.
     pub max_completion_bytes: usize,
     /// Longest rule (the fenced YAML) compiled, in bytes (default 512 KiB: SigmaHQ's
@@ -63,6 +68,7 @@ impl Default for SigmaParams {
             normalize: false,
             logsource_requires_match: true,
             question: "primary".into(),
+            context: "full".into(),
             max_completion_bytes: 1 << 20,
             max_rule_bytes: 512 << 10,
             max_selections: 256,
@@ -95,6 +101,12 @@ impl SigmaParams {
                 "[params] question = {:?}: use one of {}",
                 p.question,
                 personas.join(", ")
+            ));
+        }
+        if !["full", "compact"].contains(&p.context.as_str()) {
+            return Err(format!(
+                "[params] context = {:?}: use full or compact",
+                p.context
             ));
         }
         if p.max_completion_bytes == 0 || p.max_rule_bytes == 0 || p.eval_timeout_ms == 0 {

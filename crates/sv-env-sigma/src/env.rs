@@ -23,7 +23,7 @@ use sv_sigma::{Engine, EngineConfig, Limits, Semantics};
 
 use crate::config::{validate, SigmaParams, COMPONENTS};
 use crate::corpus::Corpus;
-use crate::prompt::{environment_context, system_message, LogsourceFields};
+use crate::prompt::{environment_context, system_message, Detail, LogsourceFields};
 use crate::tools;
 
 /// Where `sv data build sigma` writes by default: `<cache>/datasets/sigma`.
@@ -57,6 +57,7 @@ struct Shared {
     corpus: Arc<Corpus>,
     fields: LogsourceFields,
     context: String,
+    context_compact: String,
 }
 
 fn shared(data: &sv_data::DataDir) -> Result<Arc<Shared>, EnvError> {
@@ -79,11 +80,14 @@ fn shared(data: &sv_data::DataDir) -> Result<Arc<Shared>, EnvError> {
         what: e.to_string(),
         hint: "the SigmaHQ reference files come with ../shared/data/sigma".into(),
     })?;
-    let context = environment_context(&corpus.partition_counts(), &fields);
+    let counts = corpus.partition_counts();
+    let context = environment_context(&counts, &fields, Detail::Full);
+    let context_compact = environment_context(&counts, &fields, Detail::Compact);
     let s = Arc::new(Shared {
         corpus: Arc::new(corpus),
         fields,
         context,
+        context_compact,
     });
     guard.insert(data.root.clone(), s.clone());
     Ok(s)
@@ -167,6 +171,12 @@ impl SigmaForge {
         } else {
             (None, None)
         };
+        let context = if params.context == "compact" {
+            &shared.context_compact
+        } else {
+            &shared.context
+        };
+        let system = system_message(context, with_tools);
         Ok(SigmaForge {
             id: EnvId::new(if with_tools { "sigma-tools" } else { "sigma" }, 1),
             description: if with_tools {
@@ -180,7 +190,7 @@ impl SigmaForge {
             manifest,
             tasks,
             references,
-            system: system_message(&shared.context, with_tools),
+            system,
             corpus: shared.corpus.clone(),
             engine,
             fields: shared.fields.clone(),

@@ -75,8 +75,23 @@ impl LogsourceFields {
     }
 }
 
+/// How much of the environment [`environment_context`] renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every channel with its event ids and counts; the fields of every logsource.
+    Full,
+    /// Channel totals only; the fields of categories, service names only. The event-id
+    /// lists are most of the full context's tokens (tokenizers such as SmolLM2's split
+    /// numbers into single digits): ~11,000 characters become ~3,000.
+    Compact,
+}
+
 /// Renders the environment context: log sources with event ids and counts, then fields.
-pub fn environment_context(partitions: &[PartitionCount], fields: &LogsourceFields) -> String {
+pub fn environment_context(
+    partitions: &[PartitionCount],
+    fields: &LogsourceFields,
+    detail: Detail,
+) -> String {
     let mut by_channel: BTreeMap<&str, Vec<(Option<u32>, u64)>> = BTreeMap::new();
     for p in partitions {
         by_channel
@@ -84,10 +99,20 @@ pub fn environment_context(partitions: &[PartitionCount], fields: &LogsourceFiel
             .or_default()
             .push((p.event_id, p.count));
     }
-    let mut s = String::from("## Log sources in this environment (channel: event id ×count)\n");
+    let mut s = match detail {
+        Detail::Full => {
+            String::from("## Log sources in this environment (channel: event id ×count)\n")
+        }
+        Detail::Compact => String::from("## Log sources in this environment (channel: events)\n"),
+    };
     for (ch, mut ids) in by_channel {
         ids.sort();
         let total: u64 = ids.iter().map(|x| x.1).sum();
+        let ch = if ch.is_empty() { "(no channel)" } else { ch };
+        if detail == Detail::Compact {
+            s.push_str(&format!("- {ch}: {total}\n"));
+            continue;
+        }
         let list = ids
             .iter()
             .map(|(id, n)| match id {
@@ -96,17 +121,26 @@ pub fn environment_context(partitions: &[PartitionCount], fields: &LogsourceFiel
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let ch = if ch.is_empty() { "(no channel)" } else { ch };
         s.push_str(&format!("- {ch} ({total} events): {list}\n"));
     }
     s.push_str("\n## Sigma field names per logsource (product: windows)\n");
     s.push_str(&format!("- common to all: {}\n", fields.common.join(", ")));
     for (c, f) in &fields.category {
-        s.push_str(&format!("- category {c}: {}\n", f.join(", ")));
+        if detail == Detail::Full || !f.is_empty() {
+            s.push_str(&format!("- category {c}: {}\n", f.join(", ")));
+        }
     }
-    for (c, f) in &fields.service {
-        if !f.is_empty() {
-            s.push_str(&format!("- service {c}: {}\n", f.join(", ")));
+    match detail {
+        Detail::Full => {
+            for (c, f) in &fields.service {
+                if !f.is_empty() {
+                    s.push_str(&format!("- service {c}: {}\n", f.join(", ")));
+                }
+            }
+        }
+        Detail::Compact => {
+            let names: Vec<&str> = fields.service.keys().map(String::as_str).collect();
+            s.push_str(&format!("- services: {}\n", names.join(", ")));
         }
     }
     s
@@ -153,7 +187,16 @@ mod tests {
             },
         ];
         assert_eq!(
-            environment_context(&p, &f),
+            environment_context(&p, &f, Detail::Compact),
+            "## Log sources in this environment (channel: events)\n\
+             - Security: 10\n\n\
+             ## Sigma field names per logsource (product: windows)\n\
+             - common to all: EventID, Channel\n\
+             - category process_creation: CommandLine, Image\n\
+             - services: empty, security\n"
+        );
+        assert_eq!(
+            environment_context(&p, &f, Detail::Full),
             "## Log sources in this environment (channel: event id ×count)\n\
              - Security (10 events): 4624×3, 4688×7\n\n\
              ## Sigma field names per logsource (product: windows)\n\
