@@ -30,7 +30,7 @@ pub mod limits;
 pub mod lint;
 pub mod logsource;
 pub mod matcher;
-mod merge;
+pub mod merge;
 pub mod pattern;
 pub mod regex_min;
 pub mod regress;

@@ -83,6 +83,11 @@ pub enum Test {
         ac: Box<aho_corasick::AhoCorasick>,
         cased: bool,
     },
+    /// Very many `contains` literals of few lengths (hash lists): a hashed window set.
+    LiteralSet {
+        set: Box<crate::merge::WindowSet>,
+        cased: bool,
+    },
     /// `exists: true/false`.
     Exists(bool),
     /// `fieldref`: equal (or starts/ends/contains) to another field of the same event.
@@ -157,6 +162,9 @@ impl Test {
             Test::Null => v.raw.is_empty(),
             Test::NullStrict => v.is_null,
             Test::ContainsAny { ac, cased } => ac.is_match(if *cased { v.raw } else { v.folded }),
+            Test::LiteralSet { set, cased } => {
+                set.is_match(if *cased { v.raw } else { v.folded }.as_bytes())
+            }
             Test::Exists(b) => *b,
             Test::FieldRef { .. } => false,
         }
