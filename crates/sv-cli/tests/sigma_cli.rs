@@ -253,16 +253,10 @@ fn chainsaw_semantics_hunt_matches_the_library_and_chainsaw() {
         ..Default::default()
     })
     .unwrap();
-    let sigma = data().join("sigma");
-    let dirs: Vec<PathBuf> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ]
-    .iter()
-    .map(|d| sigma.join(d))
-    .collect();
+    let dirs = sv_data::DataDir::resolve(Some(&data()))
+        .unwrap()
+        .sigma_rule_dirs()
+        .unwrap();
     let set = engine.load_paths(&dirs);
     let mut library = BTreeSet::new();
     for rule in &set.compiled {

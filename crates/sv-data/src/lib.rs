@@ -89,6 +89,31 @@ impl DataDir {
         }
     }
 
+    /// SigmaHQ's rule folders, `<root>/sigma/rules*` (`rules`, `rules-emerging-threats`,
+    /// `rules-placeholder`, `rules-threat-hunting`), sorted; an error when there is none.
+    pub fn sigma_rule_dirs(&self) -> Result<Vec<PathBuf>, DataError> {
+        let sigma = self.part("sigma")?;
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&sigma)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        dirs.retain(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("rules"))
+        });
+        dirs.sort();
+        if dirs.is_empty() {
+            return Err(DataError::MissingPart {
+                what: "SigmaHQ rules (sigma/rules*)".into(),
+                dir: self.root.clone(),
+                hint: "run `sv data pull sigma` or point --data at a folder holding sigma/rules*/"
+                    .into(),
+            });
+        }
+        Ok(dirs)
+    }
+
     /// A sub-folder of the data root, with an error naming what to run when absent.
     pub fn part(&self, name: &str) -> Result<PathBuf, DataError> {
         let dir = self.root.join(name);

@@ -20,16 +20,7 @@ fn main() {
         ..EngineConfig::default()
     })
     .expect("engine");
-    let sigma = data.root.join("sigma");
-    let dirs: Vec<_> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ]
-    .iter()
-    .map(|d| sigma.join(d))
-    .collect();
+    let dirs = data.sigma_rule_dirs().unwrap();
     let set = engine.load_paths(&dirs);
     let h = hunt::run(&store, &set, &HuntOptions::default(), None);
     println!("hunt rows: {}", h.rows(&store).len());

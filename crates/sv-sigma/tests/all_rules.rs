@@ -5,19 +5,10 @@ use std::path::PathBuf;
 use sv_sigma::{Engine, EngineConfig, Semantics};
 
 fn rule_dirs() -> Vec<PathBuf> {
-    let root = sv_data::DataDir::resolve(None)
+    sv_data::DataDir::resolve(None)
         .expect("data folder")
-        .root
-        .join("sigma");
-    [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ]
-    .iter()
-    .map(|d| root.join(d))
-    .collect()
+        .sigma_rule_dirs()
+        .expect("SigmaHQ rules")
 }
 
 fn run(sem: Semantics) -> (usize, usize, usize, Vec<(String, usize)>) {

@@ -4,7 +4,6 @@
 //! remaining differences are explained in docs/sigma.md.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use sv_events::{EventIdx, EventStore, LoadOptions};
 use sv_sigma::{Engine, EngineConfig, Semantics};
 
@@ -34,15 +33,7 @@ fn chainsaw_semantics_against_chainsaw_output() {
         }
     }
     let sigma = data.root.join("sigma");
-    let dirs: Vec<PathBuf> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ]
-    .iter()
-    .map(|d| sigma.join(d))
-    .collect();
+    let dirs = data.sigma_rule_dirs().unwrap();
     let engine = Engine::new(EngineConfig {
         semantics: Semantics::Chainsaw,
         ..Default::default()

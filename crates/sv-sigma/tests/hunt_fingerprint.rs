@@ -7,7 +7,6 @@
 //! On a mismatch the test writes the full row list to the temp dir for diffing.
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::PathBuf;
 use sv_events::{EventIdx, EventStore, LoadOptions};
 use sv_sigma::{Engine, EngineConfig, Semantics};
 
@@ -41,15 +40,7 @@ fn every_detection_of_every_rule_is_unchanged() {
     };
     let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).unwrap();
     let sigma = data.root.join("sigma");
-    let dirs: Vec<PathBuf> = [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ]
-    .iter()
-    .map(|d| sigma.join(d))
-    .collect();
+    let dirs = data.sigma_rule_dirs().unwrap();
     let mut report = Vec::new();
     for (semantics, want_rows, want_rules, want_hash) in [
         (Semantics::Sigma, 7205, 504, 5_884_923_371_440_674_571u64),

@@ -58,13 +58,8 @@ use serde::Deserialize;
 fn minimised_regexes_agree_on_the_corpus() {
     let data = sv_data::DataDir::resolve(None).unwrap();
     let mut pats = Vec::new();
-    for d in [
-        "rules",
-        "rules-emerging-threats",
-        "rules-placeholder",
-        "rules-threat-hunting",
-    ] {
-        walk(&data.root.join("sigma").join(d).join("windows"), &mut pats);
+    for d in data.sigma_rule_dirs().unwrap() {
+        walk(&d.join("windows"), &mut pats);
     }
     pats.sort();
     pats.dedup();

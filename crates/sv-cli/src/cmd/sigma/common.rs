@@ -59,24 +59,7 @@ impl EngineArgs {
 
 /// `<data>/sigma/rules*` (sorted): SigmaHQ's rule folders.
 pub fn default_rule_dirs(data: &DataDir) -> Result<Vec<PathBuf>> {
-    let sigma = data.part("sigma")?;
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&sigma)
-        .with_context(|| format!("reading {}", sigma.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("rules"))
-        })
-        .collect();
-    dirs.sort();
-    anyhow::ensure!(
-        !dirs.is_empty(),
-        "no rules* folder under {}",
-        sigma.display()
-    );
-    Ok(dirs)
+    Ok(data.sigma_rule_dirs()?)
 }
 
 /// Loads the event store with a progress bar, through the snapshot cache unless `no_cache`.
