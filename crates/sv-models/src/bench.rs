@@ -6,16 +6,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::embedded::{EmbeddedModel, GenParams};
+use crate::embedded::{EmbeddedModel, GenParams, Precision};
 use crate::types::ModelError;
 
-/// What to measure. Defaults: 3 loads, a 512-token prompt, 128 decoded tokens, 3 reps.
+/// What to measure. Defaults: 3 loads, a 512-token prompt, 128 decoded tokens, 3 reps,
+/// the default precision.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
     pub loads: usize,
     pub prompt_tokens: usize,
     pub decode_tokens: usize,
     pub reps: usize,
+    pub precision: Precision,
 }
 
 impl Default for BenchConfig {
@@ -25,6 +27,7 @@ impl Default for BenchConfig {
             prompt_tokens: 512,
             decode_tokens: 128,
             reps: 3,
+            precision: Precision::Q4_1,
         }
     }
 }
@@ -40,6 +43,7 @@ pub struct BenchReport {
     pub decode_ms: f64,
     pub decode_tok_s: f64,
     pub threads: usize,
+    pub precision: &'static str,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -74,7 +78,7 @@ pub fn run(weights: Option<&Path>, cfg: &BenchConfig) -> Result<BenchReport, Mod
     let mut model = None;
     for _ in 0..cfg.loads.max(1) {
         let start = Instant::now();
-        let m = EmbeddedModel::load(weights, 1)?;
+        let m = EmbeddedModel::load_with(weights, 1, cfg.precision)?;
         loads.push(start.elapsed().as_secs_f64() * 1000.0);
         model = Some(m);
     }
@@ -120,6 +124,7 @@ pub fn run(weights: Option<&Path>, cfg: &BenchConfig) -> Result<BenchReport, Mod
         decode_ms,
         // The timed loop runs one forward pass per token after the first.
         decode_tok_s: dec_tokens.saturating_sub(1) as f64 / (decode_ms / 1000.0),
-        threads: candle_core::utils::get_num_threads(),
+        threads: rayon::current_num_threads(),
+        precision: cfg.precision.as_str(),
     })
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sv_models::bench::{self, BenchConfig};
+use sv_models::embedded::Precision;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,6 +20,9 @@ pub struct Args {
     /// Repetitions (the median is reported).
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Decode precision: q4_1 (the file's blocks × f32 activations, default) or f32.
+    #[arg(long, default_value = "q4_1")]
+    precision: Precision,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -30,14 +34,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         prompt_tokens: a.prompt_tokens,
         decode_tokens: a.decode_tokens,
         reps: a.reps,
+        precision: a.precision,
     };
     let r = bench::run(a.weights.as_deref(), &cfg)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "embedded SmolLM2-135M-Instruct (Q4_1 GGUF, f32 in memory), {} threads, median of {}",
-            r.threads, a.reps
+            "embedded SmolLM2-135M-Instruct (Q4_1 GGUF, decode precision {}), {} threads, median of {}",
+            r.precision, r.threads, a.reps
         );
         println!("  load                 {:>8.1} ms", r.load_ms);
         println!(

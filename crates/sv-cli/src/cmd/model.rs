@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sv_models::embedded::weights;
+use sv_models::embedded::{weights, Precision};
 use sv_models::server::{self, ServerLimits};
 use sv_models::sv_chat;
 use sv_models::{ChatRequest, ClientConfig, EmbeddedModel, ModelSpec, Sampling};
@@ -44,6 +44,9 @@ enum Command {
         /// Generations run at once.
         #[arg(long, default_value_t = 1)]
         parallel: usize,
+        /// Decode precision: q4_1 (the file's blocks × f32 activations) or f32 (reference).
+        #[arg(long, default_value = "q4_1")]
+        precision: Precision,
     },
     /// Send one prompt to a model and print the reply.
     Chat {
@@ -89,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             allow_remote,
             weights,
             parallel,
+            precision,
         } => {
             server::check_bind(&host, allow_remote).map_err(anyhow::Error::msg)?;
             let host_ip = if host == "localhost" {
@@ -102,7 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("bad host {host}"))?,
                 port,
             );
-            let model = Arc::new(EmbeddedModel::load(weights.as_deref(), parallel)?);
+            let model = Arc::new(EmbeddedModel::load_with(
+                weights.as_deref(),
+                parallel,
+                precision,
+            )?);
             sv_models::block_on(async move {
                 let listener = tokio_listener(addr).await?;
                 let bound = listener.local_addr()?;

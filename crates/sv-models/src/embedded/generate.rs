@@ -1,10 +1,9 @@
-//! Loading the GGUF into candle's quantized llama and running the sampling loop.
+//! Loading the GGUF into the llama model and running the sampling loop.
 
 use std::path::Path;
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file;
-use candle_core::Tensor;
 
 use super::llama::{KvCache, Llama, Precision};
 use super::sampler::Sampler;
@@ -100,7 +99,7 @@ impl Engine {
 
     /// Runs the prompt through the model, returning the filled KV cache and the logits
     /// for the next token.
-    pub fn prefill(&self, prompt: &[u32]) -> Result<(KvCache, Tensor), ModelError> {
+    pub fn prefill(&self, prompt: &[u32]) -> Result<(KvCache, Vec<f32>), ModelError> {
         if prompt.is_empty() {
             return Err(ModelError::InvalidRequest("empty prompt".into()));
         }
@@ -124,7 +123,7 @@ impl Engine {
     pub fn decode(
         &self,
         mut cache: KvCache,
-        mut logits: Tensor,
+        mut logits: Vec<f32>,
         prompt_len: usize,
         p: &GenParams,
     ) -> Result<Generation, ModelError> {
@@ -136,7 +135,7 @@ impl Engine {
         let mut tokens = 0usize;
         let mut finish = Finish::Length;
         while tokens < budget {
-            let next = sampler.sample(&logits.to_vec1::<f32>().map_err(emb)?);
+            let next = sampler.sample(&logits);
             if !p.ignore_eos && self.eos.contains(&next) {
                 finish = Finish::Stop;
                 break;

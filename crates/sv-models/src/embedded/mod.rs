@@ -6,7 +6,9 @@
 //! copy of that state with seed `seed + i`. Without a seed, one is drawn at random.
 //! Requests with tools use the prompt-level convention in [`template`].
 
+pub mod attention;
 pub mod generate;
+pub mod kernels;
 pub mod llama;
 pub mod sampler;
 pub mod template;
@@ -48,10 +50,10 @@ pub struct EmbeddedModel {
 impl EmbeddedModel {
     /// Loads (and verifies) the weights at `path`, default [`weights::default_weights_path`].
     pub fn load(path: Option<&Path>, parallel: usize) -> Result<EmbeddedModel, ModelError> {
-        Self::load_with(path, parallel, Precision::F32)
+        Self::load_with(path, parallel, Precision::Q4_1)
     }
 
-    /// [`load`](Self::load) with a choice of in-memory precision (f32 is the reference).
+    /// [`load`](Self::load) with a choice of decode precision (f32 is the reference).
     pub fn load_with(
         path: Option<&Path>,
         parallel: usize,
