@@ -20,6 +20,7 @@ pub use error::HarnessError;
 pub use progress::{Bar, Progress, Silent};
 pub use rundir::{Metadata, Row, Tokens};
 pub use runner::{
-    resume_eval, resume_with, run_eval, select_tasks, EvalSpec, ResumeSources, RunOutcome,
+    resume_eval, resume_with, resume_with_options, run_eval, select_tasks, EvalSpec, ResumeOptions,
+    ResumeSources, RunOutcome,
 };
 pub use summary::{summarize, Summary};

@@ -101,6 +101,9 @@ pub struct ResumeMeta {
     pub at: String,
     pub rows_kept: usize,
     pub torn_bytes_dropped: u64,
+    /// Rows that ended in an error, removed to run again (`--retry-errors`).
+    #[serde(default)]
+    pub errors_retried: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -362,6 +365,46 @@ pub fn read_rows(path: &Path, repair: bool) -> Result<ReadBack, HarnessError> {
         f.sync_all().map_err(|e| HarnessError::io(path, e))?;
     }
     Ok(out)
+}
+
+/// Rewrites `results.jsonl` without the rows that ended in an error, so their rollouts
+/// run again; the other lines are kept byte for byte and in order. The new file replaces
+/// the old one by rename, so a crash leaves one or the other, never a mix. Returns how
+/// many rows were removed. Expects a file without a torn tail ([`read_rows`] with
+/// `repair` first).
+pub fn drop_error_rows(path: &Path) -> Result<usize, HarnessError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(HarnessError::io(path, e)),
+    };
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut dropped = 0usize;
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let row = serde_json::from_slice::<Row>(line).map_err(|e| {
+            HarnessError::io(path, format!("line {} is not a result row: {e}", i + 1))
+        })?;
+        if row.error.is_some() {
+            dropped += 1;
+        } else {
+            kept.extend_from_slice(line);
+        }
+    }
+    if dropped == 0 {
+        return Ok(0);
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&kept)?;
+        f.sync_all()
+    };
+    write().map_err(|e| HarnessError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| HarnessError::io(path, e))?;
+    Ok(dropped)
 }
 
 /// Checks rows against a selection: each `(task_id, rollout)` planned and at most once.

@@ -15,9 +15,9 @@ use crate::agent::{build_agent, Agent, AgentTurn, TurnRequest};
 use crate::error::HarnessError;
 use crate::progress::Progress;
 use crate::rundir::{
-    self, check_rows, git_meta, now_rfc3339, read_metadata, read_rows, run_dir_path,
-    write_json_atomic, Counts, EnvMeta, HostMeta, Metadata, ModelMeta, ResumeMeta, Row, RowWriter,
-    Selection, Tokens, METADATA, RESULTS, RUN_FORMAT, SUMMARY,
+    self, check_rows, drop_error_rows, git_meta, now_rfc3339, read_metadata, read_rows,
+    run_dir_path, write_json_atomic, Counts, EnvMeta, HostMeta, Metadata, ModelMeta, ResumeMeta,
+    Row, RowWriter, Selection, Tokens, METADATA, RESULTS, RUN_FORMAT, SUMMARY,
 };
 use crate::summary::{summarize, Summary};
 
@@ -510,12 +510,22 @@ pub struct ResumeSources<'a> {
     pub client: &'a ClientConfig,
 }
 
+/// How to resume a run.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeOptions {
+    /// Rollouts in flight at once; `None` keeps the recorded value.
+    pub concurrency: Option<usize>,
+    /// Also run again the rollouts whose rows ended in an error (their rows are removed
+    /// from `results.jsonl` first, so every rollout still has exactly one row).
+    pub retry_errors: bool,
+}
+
 /// Resumes `run_dir`, building the environment from the registry (with the exact
 /// recorded config) and the agent from the recorded model spec and sampling.
 pub async fn resume_eval(
     run_dir: &Path,
     sources: &ResumeSources<'_>,
-    concurrency: Option<usize>,
+    options: &ResumeOptions,
     progress: &dyn Progress,
 ) -> Result<RunOutcome, HarnessError> {
     let meta = read_metadata(run_dir)?;
@@ -534,7 +544,7 @@ pub async fn resume_eval(
         None => Sampling::default(),
     };
     let agent = build_agent(&meta.model.spec, &sampling, sources.client)?;
-    resume_with(run_dir, loaded.env, agent, concurrency, progress).await
+    resume_with_options(run_dir, loaded.env, agent, options, progress).await
 }
 
 /// Resumes `run_dir` with an environment and agent the caller built.
@@ -545,6 +555,22 @@ pub async fn resume_with(
     concurrency: Option<usize>,
     progress: &dyn Progress,
 ) -> Result<RunOutcome, HarnessError> {
+    let options = ResumeOptions {
+        concurrency,
+        retry_errors: false,
+    };
+    resume_with_options(run_dir, env, agent, &options, progress).await
+}
+
+/// [`resume_with`] with all the [`ResumeOptions`].
+pub async fn resume_with_options(
+    run_dir: &Path,
+    env: Arc<dyn Environment>,
+    agent: Arc<dyn Agent>,
+    options: &ResumeOptions,
+    progress: &dyn Progress,
+) -> Result<RunOutcome, HarnessError> {
+    let concurrency = options.concurrency;
     let started = Instant::now();
     let bad = |reason: String| HarnessError::Resume {
         dir: run_dir.to_path_buf(),
@@ -577,7 +603,13 @@ pub async fn resume_with(
             agent.spec()
         )));
     }
-    let back = read_rows(&run_dir.join(RESULTS), true)?;
+    let mut back = read_rows(&run_dir.join(RESULTS), true)?;
+    check_rows(&back.rows, &meta.selection).map_err(bad)?;
+    let mut errors_retried = 0;
+    if options.retry_errors {
+        errors_retried = drop_error_rows(&run_dir.join(RESULTS))?;
+        back.rows.retain(|r| r.error.is_none());
+    }
     let done = check_rows(&back.rows, &meta.selection).map_err(bad)?;
     let ids: Vec<String> = meta.selection.task_ids.clone();
     let tasks = select_tasks(
@@ -593,6 +625,7 @@ pub async fn resume_with(
         at: now_rfc3339(),
         rows_kept: back.rows.len(),
         torn_bytes_dropped: back.torn_bytes,
+        errors_retried,
     });
     meta.status = "running".into();
     meta.finished_at = None;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use sv_env::Registry;
-use sv_harness::{Bar, EvalSpec, Progress, ResumeSources, Silent};
+use sv_harness::{Bar, EvalSpec, Progress, ResumeOptions, ResumeSources, Silent};
 use sv_models::{ClientConfig, Sampling};
 
 #[derive(clap::Args)]
@@ -45,6 +45,10 @@ pub struct Args {
     /// Continue a run that stopped (crash, kill, Ctrl-C).
     #[arg(long, conflicts_with_all = ["env", "models", "n", "tasks", "rollouts", "config"])]
     resume: Option<PathBuf>,
+    /// With --resume: also run again the rollouts whose rows ended in an error (model
+    /// timeouts, server errors); their rows are replaced, never duplicated.
+    #[arg(long, requires = "resume")]
+    retry_errors: bool,
     /// List the environments.
     #[arg(long)]
     list: bool,
@@ -113,12 +117,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             data_dir: args.data.as_deref(),
             client: &client,
         };
-        let out = runtime.block_on(sv_harness::resume_eval(
-            dir,
-            &sources,
-            args.concurrency,
-            &*progress,
-        ))?;
+        let options = ResumeOptions {
+            concurrency: args.concurrency,
+            retry_errors: args.retry_errors,
+        };
+        let out = runtime.block_on(sv_harness::resume_eval(dir, &sources, &options, &*progress))?;
         outcomes.push(out);
     } else {
         let Some(env_name) = args.env.as_deref() else {
