@@ -47,7 +47,7 @@ pub struct Args {
     resume: Option<PathBuf>,
     /// With --resume: also run again the rollouts whose rows ended in an error (model
     /// timeouts, server errors); their rows are replaced, never duplicated.
-    #[arg(long, requires = "resume")]
+    #[arg(long)]
     retry_errors: bool,
     /// List the environments.
     #[arg(long)]
@@ -89,6 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{}@{}\t{}", e.name, e.version, e.description);
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.retry_errors && args.resume.is_none() {
+        bail!("--retry-errors applies to a resumed run: sv eval --resume RUN_DIR --retry-errors");
     }
     let concurrency = args.concurrency.unwrap_or(8);
     let client = ClientConfig {
