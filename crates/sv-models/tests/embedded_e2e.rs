@@ -118,10 +118,7 @@ async fn n_choices_equal_single_requests_with_consecutive_seeds() {
     // Same seed, same text: a rerun reproduces the pair.
     let again = client.chat(&sampled(2, 41)).await.unwrap();
     assert_eq!(again.choices, both.choices);
-    assert_eq!(
-        both.choices,
-        EXPECTED_PAIR.map(Message::assistant).to_vec()
-    );
+    assert_eq!(both.choices, EXPECTED_PAIR.map(Message::assistant).to_vec());
 }
 
 /// What seeds 41 and 42 draw at temperature 0.8 (observed; a change means the sampler,
@@ -237,4 +234,59 @@ fn weather_request() -> ChatRequest {
             ..Sampling::default()
         },
     }
+}
+
+/// The batched prefill path and the one-token decode path fill the same KV cache: the
+/// prompt fed at once, in two pieces, or token by token gives the same next-token
+/// logits.
+#[test]
+fn prefill_and_token_by_token_decode_agree() {
+    let Some(m) = model() else { return };
+    let engine = m.engine();
+    let ids = sv_models::embedded::template::encode_prompt(
+        &engine.tokenizer,
+        &[Message::user(FRANCE)],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(ids.len(), 37);
+    let net = engine.model();
+    let run = |pieces: &[&[u32]]| {
+        let mut cache = net.new_cache();
+        let mut logits = Vec::new();
+        for p in pieces {
+            logits = net.forward(p, &mut cache).unwrap();
+        }
+        assert_eq!(cache.len(), ids.len());
+        logits
+    };
+    let whole = run(&[&ids]);
+    let split = run(&[&ids[..20], &ids[20..]]);
+    let singles: Vec<&[u32]> = ids.chunks(1).collect();
+    let stepwise = run(&singles);
+    let mixed: Vec<&[u32]> = std::iter::once(&ids[..30])
+        .chain(ids[30..].chunks(1))
+        .collect();
+    let mixed = run(&mixed);
+    let argmax = |l: &[f32]| {
+        l.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap()
+    };
+    let scale = whole.iter().fold(0f32, |a, v| a.max(v.abs()));
+    for other in [&split, &stepwise, &mixed] {
+        assert_eq!(argmax(other), argmax(&whole));
+        let diff = whole
+            .iter()
+            .zip(other.iter())
+            .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+        assert!(
+            diff <= 1e-3 * scale,
+            "max logit difference {diff} (scale {scale})"
+        );
+    }
+    // "The" comes first.
+    assert_eq!(engine.tokenizer.decode(&[argmax(&whole) as u32]), "The");
 }

@@ -97,6 +97,11 @@ impl Engine {
         })
     }
 
+    /// The network itself (for tests and tools that drive it token by token).
+    pub fn model(&self) -> &Llama {
+        &self.model
+    }
+
     /// Runs the prompt through the model, returning the filled KV cache and the logits
     /// for the next token.
     pub fn prefill(&self, prompt: &[u32]) -> Result<(KvCache, Vec<f32>), ModelError> {

@@ -428,7 +428,6 @@ impl Llama {
         let (t, pos) = (tokens.len(), cache.len);
         let (nh, nkv, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let rep = nh / nkv;
-        let kv_len = pos + t;
         let mut emb = vec![0f32; t * self.dim];
         for (row, &id) in emb.chunks_exact_mut(self.dim).zip(tokens) {
             self.embed.row_into(id as usize, row);
@@ -436,13 +435,6 @@ impl Llama {
         let mut x = Tensor::from_vec(emb, (t, self.dim), &dev)?;
         let cos = self.cos_t.narrow(0, pos, t)?;
         let sin = self.sin_t.narrow(0, pos, t)?;
-        // Additive causal mask: query i (position pos + i) sees keys 0..=pos + i.
-        let mask: Vec<f32> = (0..t)
-            .flat_map(|i| {
-                (0..kv_len).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (1, 1, t, kv_len), &dev)?;
         let mm = |x: &Tensor, w: &Tensor| x.matmul(&w.t()?);
         // [t, heads * hd] -> [heads, t, hd]
         let heads = |m: Tensor, n: usize| -> Result<Tensor> {
@@ -457,36 +449,32 @@ impl Llama {
             let q = rope(heads(mm(&h, wq)?, nh)?)?;
             let k = rope(heads(mm(&h, wk)?, nkv)?)?;
             let v = heads(mm(&h, wv)?, nkv)?;
-            // Append to the cache, then read every position back as [kv head, pos, hd].
+            // Append to the cache (per kv head, [position][hd]).
             let (k, v) = (
                 k.flatten_all()?.to_vec1::<f32>()?,
                 v.flatten_all()?.to_vec1::<f32>()?,
             );
-            let mut keys = Vec::with_capacity(nkv * kv_len * hd);
-            let mut vals = Vec::with_capacity(nkv * kv_len * hd);
             let slots = l * nkv..(l + 1) * nkv;
             for (g, (kc, vc)) in cache.k[slots.clone()]
                 .iter_mut()
-                .zip(&mut cache.v[slots])
+                .zip(&mut cache.v[slots.clone()])
                 .enumerate()
             {
                 kc.extend_from_slice(&k[g * t * hd..(g + 1) * t * hd]);
                 vc.extend_from_slice(&v[g * t * hd..(g + 1) * t * hd]);
-                keys.extend_from_slice(kc);
-                vals.extend_from_slice(vc);
             }
-            let keys = Tensor::from_vec(keys, (nkv, kv_len, hd), &dev)?;
-            let vals = Tensor::from_vec(vals, (nkv, kv_len, hd), &dev)?;
-            // Grouped-query attention without copying keys per query head: the `rep`
-            // query heads sharing a kv head are consecutive, so they stack into one
-            // [rep * t] batch.
-            let q = q.reshape((nkv, rep * t, hd))?;
-            let att = (q.matmul(&keys.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-            let att = att.reshape((nkv, rep, t, kv_len))?.broadcast_add(&mask)?;
-            let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((nkv, rep * t, kv_len))?;
-            let y = att
-                .matmul(&vals)?
-                .reshape((nh, t, hd))?
+            // Grouped-query attention: the `rep` query heads sharing a kv head are
+            // consecutive, so they stack into one batch against that head's keys.
+            let q = q.reshape((nkv, rep, t, hd))?;
+            let mut groups = Vec::with_capacity(nkv);
+            for (g, (kc, vc)) in cache.k[slots.clone()]
+                .iter()
+                .zip(&cache.v[slots])
+                .enumerate()
+            {
+                groups.push(prefill_attention(&q.get(g)?, kc, vc, pos, hd)?);
+            }
+            let y = Tensor::cat(&groups, 0)? // [nh, t, hd]
                 .transpose(0, 1)?
                 .reshape((t, nh * hd))?;
             x = (mm(&y, wo)? + x)?;
@@ -497,4 +485,45 @@ impl Llama {
         }
         x.narrow(0, t - 1, 1)?.flatten_all()?.to_vec1::<f32>()
     }
+}
+
+/// Query rows per attention block in prefill: bounds the score matrix to
+/// `rep × 128 × context` floats (12 MB at 8,192 positions), small enough for the
+/// allocator to reuse instead of mapping fresh zeroed pages for every block.
+const QUERY_BLOCK: usize = 128;
+
+/// Causal attention of one kv head's query heads `q` (`[rep, t, hd]`, positions
+/// `pos..pos + t`) over the cached keys/values `kc`/`vc` (`[pos + t][hd]`), returns
+/// `[rep, t, hd]`. Each block of queries only reads the keys it may see.
+fn prefill_attention(q: &Tensor, kc: &[f32], vc: &[f32], pos: usize, hd: usize) -> Result<Tensor> {
+    let dev = Device::Cpu;
+    let (rep, t, _) = q.dims3()?;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let mut blocks = Vec::with_capacity(t.div_ceil(QUERY_BLOCK));
+    for b0 in (0..t).step_by(QUERY_BLOCK) {
+        let tb = QUERY_BLOCK.min(t - b0);
+        let kv = pos + b0 + tb;
+        let keys = Tensor::from_slice(&kc[..kv * hd], (kv, hd), &dev)?;
+        let vals = Tensor::from_slice(&vc[..kv * hd], (kv, hd), &dev)?;
+        let qb = q.narrow(1, b0, tb)?.contiguous()?.reshape((rep * tb, hd))?;
+        // Query i of the block (position pos + b0 + i) sees keys 0..=pos + b0 + i.
+        let mask: Vec<f32> = (0..tb)
+            .flat_map(|i| {
+                (0..kv).map(move |j| {
+                    if j > pos + b0 + i {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, (1, tb, kv), &dev)?;
+        let att = (qb.matmul(&keys.t()?)? * scale)?
+            .reshape((rep, tb, kv))?
+            .broadcast_add(&mask)?;
+        let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((rep * tb, kv))?;
+        blocks.push(att.matmul(&vals)?.reshape((rep, tb, hd))?);
+    }
+    Tensor::cat(&blocks, 1)
 }
