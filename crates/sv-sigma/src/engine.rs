@@ -376,7 +376,7 @@ impl Engine {
         };
         for f in files {
             let shown = f.display().to_string();
-            let text = match read_limited(&f, self.config.limits.max_rule_bytes) {
+            let text = match crate::hunt::stream::read_rule(&f, self.config.limits.max_rule_bytes) {
                 Ok(t) => t,
                 Err(e) => {
                     set.rejected.push((shown, e));
@@ -398,28 +398,6 @@ impl Engine {
     pub fn load_dirs(&self, dirs: &[PathBuf]) -> RuleSet {
         self.load_paths(dirs)
     }
-}
-
-fn read_limited(path: &Path, max: usize) -> Result<String, RuleError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| RuleError::new(ErrorKind::Structure, format!("cannot read: {e}")))?;
-    if meta.len() as usize > max {
-        return Err(RuleError::new(
-            ErrorKind::Limit,
-            format!("rule file is {} bytes, the limit is {max}", meta.len()),
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| RuleError::new(ErrorKind::Structure, format!("cannot read: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
-        RuleError::new(
-            ErrorKind::Yaml,
-            format!(
-                "rule file is not UTF-8 (byte offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
 }
 
 fn collect_rule_files(p: &Path, out: &mut Vec<PathBuf>) {
