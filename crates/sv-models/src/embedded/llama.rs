@@ -435,6 +435,7 @@ impl Llama {
         let mut x = Tensor::from_vec(emb, (t, self.dim), &dev)?;
         let cos = self.cos_t.narrow(0, pos, t)?;
         let sin = self.sin_t.narrow(0, pos, t)?;
+        let masks = causal_masks(t, pos)?;
         let mm = |x: &Tensor, w: &Tensor| x.matmul(&w.t()?);
         // [t, heads * hd] -> [heads, t, hd]
         let heads = |m: Tensor, n: usize| -> Result<Tensor> {
@@ -472,7 +473,7 @@ impl Llama {
                 .zip(&cache.v[slots])
                 .enumerate()
             {
-                groups.push(prefill_attention(&q.get(g)?, kc, vc, pos, hd)?);
+                groups.push(prefill_attention(&q.get(g)?, kc, vc, pos, hd, &masks)?);
             }
             let y = Tensor::cat(&groups, 0)? // [nh, t, hd]
                 .transpose(0, 1)?
@@ -492,36 +493,56 @@ impl Llama {
 /// allocator to reuse instead of mapping fresh zeroed pages for every block.
 const QUERY_BLOCK: usize = 128;
 
+/// The additive causal masks of the query blocks of a prefill chunk at `pos` with `t`
+/// tokens (the same for every layer and head): block `b` is `[1, tb, pos + b0 + tb]`.
+fn causal_masks(t: usize, pos: usize) -> Result<Vec<Tensor>> {
+    (0..t)
+        .step_by(QUERY_BLOCK)
+        .map(|b0| {
+            let tb = QUERY_BLOCK.min(t - b0);
+            let kv = pos + b0 + tb;
+            // Query i of the block (position pos + b0 + i) sees keys 0..=pos + b0 + i.
+            let mask: Vec<f32> = (0..tb)
+                .flat_map(|i| {
+                    (0..kv).map(move |j| {
+                        if j > pos + b0 + i {
+                            f32::NEG_INFINITY
+                        } else {
+                            0.0
+                        }
+                    })
+                })
+                .collect();
+            Tensor::from_vec(mask, (1, tb, kv), &Device::Cpu)
+        })
+        .collect()
+}
+
 /// Causal attention of one kv head's query heads `q` (`[rep, t, hd]`, positions
 /// `pos..pos + t`) over the cached keys/values `kc`/`vc` (`[pos + t][hd]`), returns
-/// `[rep, t, hd]`. Each block of queries only reads the keys it may see.
-fn prefill_attention(q: &Tensor, kc: &[f32], vc: &[f32], pos: usize, hd: usize) -> Result<Tensor> {
+/// `[rep, t, hd]`. Each block of queries only reads the keys it may see; `masks` from
+/// [`causal_masks`].
+fn prefill_attention(
+    q: &Tensor,
+    kc: &[f32],
+    vc: &[f32],
+    pos: usize,
+    hd: usize,
+    masks: &[Tensor],
+) -> Result<Tensor> {
     let dev = Device::Cpu;
     let (rep, t, _) = q.dims3()?;
     let scale = 1.0 / (hd as f64).sqrt();
     let mut blocks = Vec::with_capacity(t.div_ceil(QUERY_BLOCK));
-    for b0 in (0..t).step_by(QUERY_BLOCK) {
+    for (b0, mask) in (0..t).step_by(QUERY_BLOCK).zip(masks) {
         let tb = QUERY_BLOCK.min(t - b0);
         let kv = pos + b0 + tb;
         let keys = Tensor::from_slice(&kc[..kv * hd], (kv, hd), &dev)?;
         let vals = Tensor::from_slice(&vc[..kv * hd], (kv, hd), &dev)?;
         let qb = q.narrow(1, b0, tb)?.contiguous()?.reshape((rep * tb, hd))?;
-        // Query i of the block (position pos + b0 + i) sees keys 0..=pos + b0 + i.
-        let mask: Vec<f32> = (0..tb)
-            .flat_map(|i| {
-                (0..kv).map(move |j| {
-                    if j > pos + b0 + i {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (1, tb, kv), &dev)?;
         let att = (qb.matmul(&keys.t()?)? * scale)?
             .reshape((rep, tb, kv))?
-            .broadcast_add(&mask)?;
+            .broadcast_add(mask)?;
         let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((rep * tb, kv))?;
         blocks.push(att.matmul(&vals)?.reshape((rep, tb, hd))?);
     }
