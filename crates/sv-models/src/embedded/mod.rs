@@ -1,4 +1,5 @@
-//! The embedded default model: SmolLM2-135M-Instruct (Q4_1 GGUF) on candle, in-process.
+//! The embedded default model: SmolLM2-135M-Instruct (Q4_1 GGUF), in-process: prefill on
+//! candle's f32 gemm, decode on our own Q4_1 × f32 kernels ([`llama`], [`kernels`]).
 //!
 //! It exists so every pipeline runs offline end to end, not to score well. Generations
 //! run on tokio's blocking pool, at most `embedded_parallel` at once (one already keeps
@@ -78,7 +79,7 @@ impl EmbeddedModel {
         &self.path
     }
 
-    /// Seconds `load` took (verify + parse + dequantise the embeddings).
+    /// Seconds `load` took (verify, parse, repack the blocks, f32 copies for prefill).
     pub fn load_secs(&self) -> f64 {
         self.load_secs
     }
