@@ -129,11 +129,12 @@ impl Report<'_> {
 
         let comps: BTreeSet<&String> = sums.iter().flat_map(|s| s.components.keys()).collect();
         let mets: BTreeSet<&String> = sums.iter().flat_map(|s| s.metrics.keys()).collect();
-        for (title, names, is_comp) in [("Components", comps, true), ("Metrics", mets, false)] {
-            if names.is_empty() {
+        for (title, keys, is_comp) in [("Components", comps, true), ("Metrics", mets, false)] {
+            if keys.is_empty() {
                 continue;
             }
             let _ = writeln!(m, "\n## {title}\n");
+            // One row per component/metric, one column per run.
             m.push_str("| name |");
             for name in &names {
                 let _ = write!(m, " {} |", cell(name));
@@ -141,7 +142,7 @@ impl Report<'_> {
             m.push_str("\n|---|");
             m.push_str(&"---|".repeat(sums.len()));
             m.push('\n');
-            for n in names {
+            for n in keys {
                 let _ = write!(m, "| {} |", cell(n));
                 for s in sums {
                     let map = if is_comp { &s.components } else { &s.metrics };

@@ -490,3 +490,26 @@ fn degenerate_runs_render() {
     let md = report.markdown();
     assert!(md.contains("| r | empty | e@1 | 0 | 0 | – |"), "{md}");
 }
+
+/// Markdown component/metric tables: one row per name, one column per run (the header
+/// names the runs, not the components).
+#[test]
+fn markdown_component_table_has_one_column_per_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = load(&write_run(tmp.path(), "e", "base", "r1", &base_rows(0.0)));
+    let b = load(&write_run(tmp.path(), "e", "cand", "r2", &base_rows(0.05)));
+    let md = Report::new(&[a, b], ReportOptions::default()).markdown();
+    let comp = md.split("## Components").nth(1).unwrap();
+    let lines: Vec<&str> = comp.trim_start().lines().take(4).collect();
+    assert!(lines[0].starts_with("| name |"), "{}", lines[0]);
+    assert!(
+        !lines[0].contains("| a |") && !lines[0].contains("| b |"),
+        "{}",
+        lines[0]
+    );
+    let cols = |l: &str| l.matches('|').count();
+    assert_eq!(cols(lines[0]), 4, "name + 2 runs: {}", lines[0]);
+    assert_eq!(cols(lines[1]), 4, "separator: {}", lines[1]);
+    assert_eq!(cols(lines[2]), 4, "row a: {}", lines[2]);
+    assert!(lines[2].starts_with("| a |") && lines[3].starts_with("| b |"));
+}
