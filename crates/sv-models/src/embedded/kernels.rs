@@ -297,6 +297,11 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 /// `Σ_b (d_b Σ_j nibble_bj x_bj + m_b xsum_b)`, `xsum_b` the sum of block `b` of `x`.
 fn dot_q4_1(qs: &[u8], d: &[f32], m: &[f32], x: &[f32], xsum: &[f32]) -> f32 {
     let mins: f32 = m.iter().zip(xsum).map(|(m, s)| m * s).sum();
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: AVX-512F was detected at run time; lengths are checked inside.
+        return unsafe { avx512::dot_q4_1(qs, d, x) } + mins;
+    }
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx2",
@@ -318,6 +323,11 @@ fn dot_q4_1(qs: &[u8], d: &[f32], m: &[f32], x: &[f32], xsum: &[f32]) -> f32 {
 }
 
 fn dot_q8_0(qs: &[i8], d: &[f32], x: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: AVX-512F was detected at run time; lengths are checked inside.
+        return unsafe { avx512::dot_q8_0(qs, d, x) };
+    }
     #[cfg(all(
         target_arch = "x86_64",
         target_feature = "avx2",
@@ -372,6 +382,80 @@ fn dot_q8_0_portable(qs: &[i8], d: &[f32], x: &[f32]) -> f32 {
         s += d * b;
     }
     s
+}
+
+/// Whether to use the AVX-512 kernels: detected at run time (the build targets AVX2);
+/// `SV_NO_AVX512=1` turns them off (for comparisons).
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::env::var_os("SV_NO_AVX512").is_none_or(|v| v.is_empty() || v == "0")
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::BLOCK;
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot_q4_1(qs: &[u8], d: &[f32], x: &[f32]) -> f32 {
+        let nb = d.len();
+        assert!(qs.len() >= nb * 16 && x.len() >= nb * BLOCK);
+        let low = _mm_set1_epi8(0x0F);
+        let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let (qp, xp) = (qs.as_ptr(), x.as_ptr());
+        for b in 0..nb {
+            let q = _mm_loadu_si128(qp.add(b * 16) as *const __m128i);
+            let lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, low)));
+            let hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(
+                _mm_srli_epi16(q, 4),
+                low,
+            )));
+            let x = xp.add(b * BLOCK);
+            let s = _mm512_fmadd_ps(
+                hi,
+                _mm512_loadu_ps(x.add(16)),
+                _mm512_mul_ps(lo, _mm512_loadu_ps(x)),
+            );
+            let db = _mm512_set1_ps(*d.get_unchecked(b));
+            if b % 2 == 0 {
+                acc0 = _mm512_fmadd_ps(db, s, acc0);
+            } else {
+                acc1 = _mm512_fmadd_ps(db, s, acc1);
+            }
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot_q8_0(qs: &[i8], d: &[f32], x: &[f32]) -> f32 {
+        let nb = d.len();
+        assert!(qs.len() >= nb * BLOCK && x.len() >= nb * BLOCK);
+        let (mut acc0, mut acc1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let (qp, xp) = (qs.as_ptr(), x.as_ptr());
+        for b in 0..nb {
+            let q0 = _mm_loadu_si128(qp.add(b * BLOCK) as *const __m128i);
+            let q1 = _mm_loadu_si128(qp.add(b * BLOCK + 16) as *const __m128i);
+            let w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0));
+            let w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1));
+            let x = xp.add(b * BLOCK);
+            let s = _mm512_fmadd_ps(
+                w1,
+                _mm512_loadu_ps(x.add(16)),
+                _mm512_mul_ps(w0, _mm512_loadu_ps(x)),
+            );
+            let db = _mm512_set1_ps(*d.get_unchecked(b));
+            if b % 2 == 0 {
+                acc0 = _mm512_fmadd_ps(db, s, acc0);
+            } else {
+                acc1 = _mm512_fmadd_ps(db, s, acc1);
+            }
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+    }
 }
 
 #[cfg(all(
@@ -559,10 +643,46 @@ mod tests {
                 Matrix::Q8_0 { qs, d, .. } => (dot_q8_0(qs, d, &x), dot_q8_0_portable(qs, d, &x)),
                 Matrix::F32 { .. } => unreachable!(),
             };
-            assert!(
-                (simd - portable).abs() <= 1e-4 * portable.abs().max(1.0),
-                "{simd} vs {portable}"
-            );
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+            assert!(close(simd, portable), "{simd} vs {portable}");
+            // Each SIMD flavour the machine has, whichever `dot_*` picked.
+            let (plain, mins) = match &m {
+                Matrix::Q4_1 { qs, d, m, .. } => {
+                    let xsum: Vec<f32> = x.chunks_exact(BLOCK).map(|c| c.iter().sum()).collect();
+                    let mins: f32 = m.iter().zip(&xsum).map(|(m, s)| m * s).sum();
+                    (dot_q4_1_portable(qs, d, &x), mins)
+                }
+                Matrix::Q8_0 { qs, d, .. } => (dot_q8_0_portable(qs, d, &x), 0.0),
+                Matrix::F32 { .. } => unreachable!(),
+            };
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: detected just above.
+                let v = unsafe {
+                    match &m {
+                        Matrix::Q4_1 { qs, d, .. } => avx512::dot_q4_1(qs, d, &x),
+                        Matrix::Q8_0 { qs, d, .. } => avx512::dot_q8_0(qs, d, &x),
+                        Matrix::F32 { .. } => unreachable!(),
+                    }
+                };
+                assert!(close(v + mins, plain + mins), "avx512 {v} vs {plain}");
+            }
+            #[cfg(all(
+                target_arch = "x86_64",
+                target_feature = "avx2",
+                target_feature = "fma"
+            ))]
+            {
+                // SAFETY: compiled for AVX2/FMA.
+                let v = unsafe {
+                    match &m {
+                        Matrix::Q4_1 { qs, d, .. } => avx2::dot_q4_1(qs, d, &x),
+                        Matrix::Q8_0 { qs, d, .. } => avx2::dot_q8_0(qs, d, &x),
+                        Matrix::F32 { .. } => unreachable!(),
+                    }
+                };
+                assert!(close(v + mins, plain + mins), "avx2 {v} vs {plain}");
+            }
         }
     }
 }
