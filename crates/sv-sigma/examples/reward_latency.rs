@@ -2,19 +2,13 @@
 //! corpus) without building the whole `sv` binary, plus the full-hunt detection count as a
 //! result check. `cargo run --release -p sv-sigma --example reward_latency`
 
-use sv_events::{EventStore, LoadOptions};
 use sv_sigma::bench::{reward_latency, rule_files, LatencyConfig};
 use sv_sigma::hunt::{self, HuntOptions};
 use sv_sigma::{Engine, EngineConfig};
 
 fn main() {
     let data = sv_data::DataDir::resolve(None).expect("data folder");
-    let evtx = data.evtx().expect("evtx");
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..LoadOptions::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).expect("store");
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     let engine = Engine::new(EngineConfig {
         data_dir: Some(data.root.clone()),
         ..EngineConfig::default()

@@ -3,7 +3,6 @@
 //! Used to find which stage dominates the p99 of `sv bench sigma`.
 
 use std::time::Instant;
-use sv_events::{EventStore, LoadOptions};
 use sv_sigma::{Engine, EngineConfig};
 
 fn med(mut v: Vec<f64>) -> f64 {
@@ -13,12 +12,7 @@ fn med(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let data = sv_data::DataDir::resolve(None).expect("data folder");
-    let evtx = data.evtx().expect("evtx");
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..LoadOptions::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).expect("store");
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     let engine = Engine::new(EngineConfig::default()).expect("engine");
     for path in std::env::args().skip(1) {
         let text = std::fs::read_to_string(&path).expect("read");

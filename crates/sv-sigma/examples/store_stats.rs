@@ -1,13 +1,7 @@
 use std::collections::{HashMap, HashSet};
-use sv_events::{EventStore, LoadOptions};
 fn main() {
     let data = sv_data::DataDir::resolve(None).expect("data folder");
-    let evtx = data.evtx().expect("evtx");
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..LoadOptions::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).expect("store");
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     let st = store.strings();
     let total: usize = (0..st.len() as u32)
         .map(|i| st.get(sv_events::Sym(i)).len())

@@ -11,6 +11,20 @@ use sv_events::EventStore;
 use crate::engine::Engine;
 use crate::score::Scorer;
 
+/// The shared corpus (`<data>/evtx`) as an event store, through the default snapshot cache
+/// (`sv_data::cache_dir()/events`, the one `sv sigma hunt` uses): what benchmarks, examples
+/// and corpus-wide tests start from.
+pub fn corpus_store(data: &sv_data::DataDir) -> Result<EventStore, String> {
+    let evtx = data.evtx().map_err(|e| e.to_string())?;
+    let opts = sv_events::LoadOptions {
+        cache_dir: Some(sv_data::cache_dir().join("events")),
+        ..Default::default()
+    };
+    EventStore::load(std::slice::from_ref(&evtx), &opts)
+        .map(|(store, _)| store)
+        .map_err(|e| e.to_string())
+}
+
 /// How the latency benchmark runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatencyConfig {

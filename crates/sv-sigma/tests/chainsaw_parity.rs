@@ -4,7 +4,7 @@
 //! remaining differences are explained in docs/sigma.md.
 
 use std::collections::BTreeSet;
-use sv_events::{EventIdx, EventStore, LoadOptions};
+use sv_events::EventIdx;
 use sv_sigma::{Engine, EngineConfig, Semantics};
 
 type Row = (String, String, u64);
@@ -13,11 +13,7 @@ type Row = (String, String, u64);
 fn chainsaw_semantics_against_chainsaw_output() {
     let data = sv_data::DataDir::resolve(None).unwrap();
     let evtx = data.evtx().unwrap();
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..Default::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).unwrap();
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     if let (Ok(f), Ok(r)) = (
         std::env::var("SV_DEBUG_FILE"),
         std::env::var("SV_DEBUG_REC"),

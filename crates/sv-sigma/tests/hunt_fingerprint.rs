@@ -7,7 +7,7 @@
 //! On a mismatch the test writes the full row list to the temp dir for diffing.
 
 use std::collections::{BTreeSet, HashSet};
-use sv_events::{EventIdx, EventStore, LoadOptions};
+use sv_events::EventIdx;
 use sv_sigma::{Engine, EngineConfig, Semantics};
 
 fn fnv1a(rows: &BTreeSet<(String, String, u64)>) -> u64 {
@@ -34,11 +34,7 @@ fn fnv1a(rows: &BTreeSet<(String, String, u64)>) -> u64 {
 fn every_detection_of_every_rule_is_unchanged() {
     let data = sv_data::DataDir::resolve(None).unwrap();
     let evtx = data.evtx().unwrap();
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..Default::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).unwrap();
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     let sigma = data.root.join("sigma");
     let dirs = data.sigma_rule_dirs().unwrap();
     let mut report = Vec::new();

@@ -3,7 +3,7 @@
 //! answer on every distinct string of the shared corpus (up to 512 bytes, ~100k strings).
 
 use std::path::Path;
-use sv_events::{EventStore, LoadOptions, Sym};
+use sv_events::Sym;
 
 fn re_values(v: &serde_yaml::Value, under_re: bool, out: &mut Vec<(String, String)>) {
     match v {
@@ -63,12 +63,7 @@ fn minimised_regexes_agree_on_the_corpus() {
     }
     pats.sort();
     pats.dedup();
-    let evtx = data.evtx().unwrap();
-    let opts = LoadOptions {
-        cache_dir: Some(sv_data::cache_dir().join("events")),
-        ..Default::default()
-    };
-    let (store, _) = EventStore::load(std::slice::from_ref(&evtx), &opts).unwrap();
+    let store = sv_sigma::bench::corpus_store(&data).unwrap();
     let st = store.strings();
     let values: Vec<&str> = (0..st.len() as u32)
         .map(|i| st.get(Sym(i)))
