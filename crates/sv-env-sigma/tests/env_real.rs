@@ -262,3 +262,79 @@ fn tools_answer_without_the_reference() {
     assert_eq!(env.tools(t).len(), 3);
     assert!(f.env.tools(t).is_empty());
 }
+
+/// A deterministic stand-in for `--rewrite-with MODEL`: accepts even-length questions with
+/// a prefix, fails on a third of the rest, answers empty on the others.
+struct FakeRewriter;
+
+const REWRITE_PREFIX: &str = "Could you write me a detection for this? ";
+
+impl sv_env_sigma::build::Rewriter for FakeRewriter {
+    fn name(&self) -> String {
+        "fake-paraphraser@loopback".into()
+    }
+    fn rewrite(&self, question: &str) -> Result<String, String> {
+        match (question.len() % 2, question.len() % 3) {
+            (0, _) => Ok(format!("{REWRITE_PREFIX}{question}")),
+            (_, 0) => Err("HTTP 500".into()),
+            _ => Ok("   ".into()),
+        }
+    }
+}
+
+#[test]
+fn rewrite_step_paraphrases_records_provenance_and_keeps_the_template() {
+    let f = fixture();
+    let data = sv_data::DataDir::resolve(None).unwrap();
+    let dir3 = f.dir.with_extension("rewritten");
+    let s = build_dataset(&data, &dir3, &BuildOptions::default(), Some(&FakeRewriter)).unwrap();
+    let read = |d: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(d.join("tasks.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (plain, rewritten) = (read(&f.dir), read(&dir3));
+    assert_eq!(plain.len(), EXPECTED_TASKS);
+    assert_eq!(rewritten.len(), EXPECTED_TASKS);
+    let expected_ok = plain
+        .iter()
+        .filter(|t| t["prompt"]["question"].as_str().unwrap().len() % 2 == 0)
+        .count();
+    assert_eq!(s.rewritten, expected_ok);
+    assert_eq!(s.rewrite_rejected, EXPECTED_TASKS - expected_ok);
+    assert!(expected_ok > 100 && expected_ok < 400, "{expected_ok}");
+    for (a, b) in plain.iter().zip(&rewritten) {
+        assert_eq!(a["id"], b["id"]);
+        assert_eq!(a["answer"], b["answer"], "answers never change");
+        let q = a["prompt"]["question"].as_str().unwrap();
+        if q.len() % 2 == 0 {
+            assert_eq!(
+                b["prompt"]["question"],
+                format!("{REWRITE_PREFIX}{q}").as_str()
+            );
+            assert_eq!(b["prompt"]["template_question"], q);
+        } else {
+            assert_eq!(
+                b["prompt"]["question"], q,
+                "a failed paraphrase keeps the template"
+            );
+            assert!(b["prompt"].get("template_question").is_none());
+        }
+    }
+    assert_eq!(
+        s.manifest.generator.get("rewrite_with").map(String::as_str),
+        Some("fake-paraphraser@loopback")
+    );
+    assert_eq!(
+        f.summary
+            .manifest
+            .generator
+            .get("rewrite_with")
+            .map(String::as_str),
+        Some("none")
+    );
+    assert_ne!(s.manifest.sha256, f.summary.manifest.sha256);
+    let _ = std::fs::remove_dir_all(&dir3);
+}
