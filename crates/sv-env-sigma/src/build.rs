@@ -261,7 +261,8 @@ fn manifest(
     }
 }
 
-/// Paraphrases each task's primary question; a paraphrase that leaks is not used.
+/// Paraphrases each task's primary question; a paraphrase that leaks, refuses or loses the
+/// request's content ([`paraphrase_ok`]) is not used.
 fn rewrite_questions(
     tasks: &str,
     records: &[RuleRecord],
@@ -287,7 +288,7 @@ fn rewrite_questions(
             .to_string();
         if let (Some(meta), Ok(new)) = (metas.get(id.as_str()), rw.rewrite(&q)) {
             let new = new.trim().to_string();
-            if !new.is_empty() && check(&new, meta, &opts.leak).is_empty() {
+            if paraphrase_ok(&q, &new) && check(&new, meta, &opts.leak).is_empty() {
                 v["prompt"]["question"] = serde_json::Value::String(new);
                 v["prompt"]["template_question"] = serde_json::Value::String(q);
                 ok += 1;
@@ -301,6 +302,41 @@ fn rewrite_questions(
         out.push('\n');
     }
     (out, ok, bad)
+}
+
+/// Words that mark a model's refusal or assistant preamble instead of a paraphrase (seen
+/// from SmolLM2-135M: "I'm sorry for the confusion, but as a security analyst, …").
+const REFUSAL_MARKERS: [&str; 8] = [
+    "i'm sorry",
+    "i am sorry",
+    "i cannot",
+    "i can't",
+    "i'm unable",
+    "i am unable",
+    "as an ai",
+    "language model",
+];
+
+/// A paraphrase worth keeping: non-empty, not a refusal, and it keeps the request's content
+/// — at least 40 % of the template's distinct words of five or more letters.
+pub fn paraphrase_ok(template: &str, paraphrase: &str) -> bool {
+    let lower = paraphrase.to_lowercase();
+    if lower.trim().is_empty() || REFUSAL_MARKERS.iter().any(|m| lower.contains(m)) {
+        return false;
+    }
+    let words = |t: &str| -> std::collections::BTreeSet<String> {
+        t.to_lowercase()
+            .split(|c: char| !c.is_alphabetic())
+            .filter(|w| w.chars().count() >= 5)
+            .map(str::to_string)
+            .collect()
+    };
+    let (want, got) = (words(template), words(paraphrase));
+    if want.len() < 2 {
+        return true;
+    }
+    let kept = want.intersection(&got).count();
+    kept * 5 >= want.len() * 2
 }
 
 /// How many test tasks the hostile-input entries (megabyte completions) are written for.
@@ -338,4 +374,32 @@ fn write_suites(out: &Path, tasks: &str) -> Result<(), BuildError> {
         write(&dir.join(format!("{}.jsonl", e.name)), text.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paraphrase_ok;
+
+    #[test]
+    fn paraphrases_that_refuse_or_drift_are_rejected() {
+        let t = "The board asked whether we would catch print spooler exploitation. Can the team make sure we have a detection for it?";
+        // Real SmolLM2-135M outputs from `--rewrite-with` against `sv model serve`.
+        assert!(!paraphrase_ok(
+            t,
+            "I'm sorry for the confusion, but as a security analyst, I'm designed to help you stay safe."
+        ));
+        assert!(paraphrase_ok(
+            t,
+            "The board asked whether we would catch a print spooler exploit. The team should make sure a detection exists."
+        ));
+        assert!(!paraphrase_ok(
+            t,
+            "Here is a poem about autumn leaves falling gently."
+        ));
+        assert!(!paraphrase_ok(t, "   "));
+        assert!(
+            paraphrase_ok("Find it.", "Please locate it."),
+            "too few words to compare"
+        );
+    }
 }
