@@ -134,39 +134,26 @@ impl OpenAiClient {
         if let Some(key) = &self.api_key {
             rb = rb.bearer_auth(key);
         }
-        let timeout = |url: &str| ModelError::Timeout {
-            url: url.to_string(),
-            secs: self.config.request_timeout.as_secs_f64(),
-            attempts: 1,
+        // A transport failure (sending or reading the body) is always worth a retry.
+        let transient = |e: reqwest::Error| {
+            let err = if e.is_timeout() {
+                ModelError::Timeout {
+                    url: self.url.clone(),
+                    secs: self.config.request_timeout.as_secs_f64(),
+                    attempts: 1,
+                }
+            } else {
+                ModelError::Connection {
+                    url: self.url.clone(),
+                    reason: error_chain(&e),
+                }
+            };
+            Attempt::Transient(err, None)
         };
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) if e.is_timeout() => return Err(Attempt::Transient(timeout(&self.url), None)),
-            Err(e) => {
-                return Err(Attempt::Transient(
-                    ModelError::Connection {
-                        url: self.url.clone(),
-                        reason: error_chain(&e),
-                    },
-                    None,
-                ))
-            }
-        };
+        let resp = rb.send().await.map_err(transient)?;
         let status = resp.status();
         let wait = retry_after(resp.headers());
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) if e.is_timeout() => return Err(Attempt::Transient(timeout(&self.url), None)),
-            Err(e) => {
-                return Err(Attempt::Transient(
-                    ModelError::Connection {
-                        url: self.url.clone(),
-                        reason: error_chain(&e),
-                    },
-                    None,
-                ))
-            }
-        };
+        let bytes = resp.bytes().await.map_err(transient)?;
         if status != StatusCode::OK && !status.is_success() {
             let err = ModelError::Http {
                 status: status.as_u16(),
